@@ -1,0 +1,48 @@
+"""BoundLab: executable, statistically decided checks of the bounds stated in machine-learning theory papers."""
+
+from boundlab.claims import (
+    Claim,
+    ExpectationClaim,
+    LimitClaim,
+    Mutant,
+    Provenance,
+    RateClaim,
+    SureClaim,
+    quoted,
+    reconstructed,
+)
+from boundlab.engine import verify
+from boundlab.errors import BoundLabError, MeasurementError, UsageError
+from boundlab.experiments import FIDELITIES, Budget, Experiment, Search, grid
+from boundlab.papers import Paper
+from boundlab.results import Result
+from boundlab.statements import Asymptotic, Expectation, Limit, Relation
+from boundlab.version import __version__
+
+__all__ = [
+    "FIDELITIES",
+    "Asymptotic",
+    "BoundLabError",
+    "Budget",
+    "Claim",
+    "Expectation",
+    "ExpectationClaim",
+    "Experiment",
+    "Limit",
+    "LimitClaim",
+    "MeasurementError",
+    "Mutant",
+    "Paper",
+    "Provenance",
+    "RateClaim",
+    "Relation",
+    "Result",
+    "Search",
+    "SureClaim",
+    "UsageError",
+    "__version__",
+    "grid",
+    "quoted",
+    "reconstructed",
+    "verify",
+]

@@ -1,0 +1,277 @@
+"""Synthetic claims whose truth is known, and the calibration of the decision rules on them.
+
+Two uses:
+
+* ``PAPER``/``CLAIMS`` form a synthetic "paper" that exercises the whole engine (executors, store, resume,
+  the four kinds and their mutants) without any real solver. It is not discovered by default; load it
+  with ``verify(..., extra_modules=["boundlab.calibration"])`` or BOUNDLAB_EXTRA_MODULES.
+* ``calibrate()`` drives the decision functions directly with synthetic data over many seeds and measures
+  the false-violation rate on true claims and the power against mutants of a stated size.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from boundlab.claims import ExpectationClaim, LimitClaim, Mutant, RateClaim, SureClaim, reconstructed
+from boundlab.decisions import (
+    MeanEvidence,
+    SureEvidence,
+    decide_expectation,
+    decide_limit,
+    decide_rate,
+    decide_sure,
+)
+from boundlab.experiments import Budget, Experiment, Search, grid
+from boundlab.papers import Paper
+from boundlab.seeding import stable_int
+from boundlab.statements import Asymptotic, Expectation, Limit, Relation
+
+PAPER = Paper(
+    key="synthetic-calibration",
+    title="Synthetic claims with known truth (BoundLab calibration)",
+    authors=("BoundLab",),
+    venue="internal",
+    year=2026,
+    arxiv="none",
+)
+
+n, Q, B, D, delay = sp.symbols("n Q B D delay", positive=True)
+EXPONENT = 0.5  # true growth exponent of the synthetic rate quantity
+NOISE = 0.5  # sigma of the log-normal multiplicative noise
+
+
+def _rate_measure(params: Mapping[str, Any], rng: np.random.Generator, size: int, xp: Any) -> dict[str, Any]:
+    x = float(params["n"])
+    noise = rng.lognormal(mean=-NOISE**2 / 2, sigma=NOISE, size=size)  # mean exactly 1
+    return {"Q": 3.0 * x**EXPONENT * noise}
+
+
+def _mean_measure(params: Mapping[str, Any], rng: np.random.Generator, size: int, xp: Any) -> dict[str, Any]:
+    if params.get("delay", 0):
+        time.sleep(float(params["delay"]))
+    return {"Q": 1.0 + rng.standard_normal(size)}
+
+
+def _sure_sample(params: Mapping[str, Any], rng: np.random.Generator, size: int) -> np.ndarray:
+    return rng.uniform(0.0, 1.0, size=(size, 2))
+
+
+def _sure_evaluate(params: Mapping[str, Any], theta: np.ndarray, xp: Any) -> dict[str, Any]:
+    return {"Q": theta[:, 0] * theta[:, 1]}
+
+
+def _limit_measure(params: Mapping[str, Any], rng: np.random.Generator, size: int, xp: Any) -> dict[str, Any]:
+    x = float(params["n"])
+    return {"D": 1.0 / x + 1e-3 / x * rng.uniform(size=size)}
+
+
+_QUICK_RATE = Budget(grid(n=[10, 30, 100, 300, 1000, 3000]), replicates=128, block=64)
+RATE = Experiment(
+    "lognormal-power-law",
+    "Q(n) = 3 n^0.5 times log-normal noise with mean one.",
+    {"quick": _QUICK_RATE, "standard": _QUICK_RATE, "full": _QUICK_RATE},
+    measure=_rate_measure,
+)
+_QUICK_MEAN = Budget(grid(n=[1, 2, 3, 4]), replicates=200, block=100)
+MEAN = Experiment(
+    "gaussian-mean",
+    "Q = 1 + N(0, 1): its mean is exactly one.",
+    {"quick": _QUICK_MEAN, "standard": _QUICK_MEAN, "full": _QUICK_MEAN},
+    measure=_mean_measure,
+)
+_SLOW = Budget(grid(n=list(range(1, 13)), delay=0.25), replicates=16, block=8)
+SLOW = Experiment(
+    "slow-gaussian-mean",
+    "As gaussian-mean, but every block sleeps a quarter of a second (for interruption tests).",
+    {"quick": _SLOW, "standard": _SLOW, "full": _SLOW},
+    measure=_mean_measure,
+)
+_SURE = Budget(grid(n=1), replicates=64, block=64, restarts=3, evaluations=150)
+SURE = Experiment(
+    "product-on-unit-square",
+    "Q = theta_1 theta_2 for theta uniform on the unit square; its maximum 1 is at a corner.",
+    {"quick": _SURE, "standard": _SURE, "full": _SURE},
+    search=Search(_sure_sample, _sure_evaluate, lambda p: (np.zeros(2), np.ones(2))),
+)
+_LIMIT = Budget(grid(n=[10, 100, 1000, 10000, 100000]), replicates=32, block=32)
+LIMIT = Experiment(
+    "distance-one-over-n",
+    "D(n) = 1/n (1 + 1e-3 U): a distance that converges to zero.",
+    {"quick": _LIMIT, "standard": _LIMIT, "full": _LIMIT},
+    measure=_limit_measure,
+)
+
+_NOTE = reconstructed("Synthetic: the truth is known by construction.")
+CLAIMS = [
+    RateClaim(
+        "power-law-rate",
+        PAPER,
+        Asymptotic(Q, "Theta", sp.sqrt(n)),
+        RATE,
+        _NOTE,
+        variable="n",
+        margin=0.1,
+        mutants=(
+            Mutant("exponent-plus-quarter", Asymptotic(Q, "Theta", n**0.75), "Exponent too large by 0.25."),
+            Mutant("upper-bound-too-small", Asymptotic(Q, "O", n**0.25), "An O(n^0.25) bound: too slow."),
+        ),
+    ),
+    ExpectationClaim(
+        "mean-at-most-one",
+        PAPER,
+        Relation(sp.Le(Expectation(Q), 1)),
+        MEAN,
+        _NOTE,
+        margin=0.3,
+        mutants=(Mutant("half-the-bound", Relation(sp.Le(Expectation(Q), sp.Rational(1, 2))), "Bound off by 2x."),),
+    ),
+    ExpectationClaim(
+        "slow-mean-at-most-one",
+        PAPER,
+        Relation(sp.Le(Expectation(Q), 1)),
+        SLOW,
+        _NOTE,
+        margin=1.0,
+    ),
+    SureClaim(
+        "product-at-most-one",
+        PAPER,
+        Relation(sp.Le(Q, 1)),
+        SURE,
+        _NOTE,
+        rtol=1e-12,
+        atol=0.0,
+        mutants=(Mutant("bound-too-small", Relation(sp.Le(Q, sp.Rational(99, 100))), "Bound 0.99 < max 1."),),
+    ),
+    LimitClaim(
+        "distance-to-zero",
+        PAPER,
+        Limit(D, sp.Integer(0), n, sp.oo),
+        LIMIT,
+        _NOTE,
+        tol=1e-4,
+        mutants=(Mutant("wrong-limit", Limit(D, sp.Rational(1, 10), n, sp.oo), "Limit object off by 0.1."),),
+    ),
+]
+
+
+# ------------------------------------------------------------------------------------ calibration
+
+
+@dataclass(frozen=True)
+class Rate:
+    """An observed rate over seeds with its Clopper-Pearson 95% interval."""
+
+    name: str
+    hits: int
+    trials: int
+    nominal: float | None = None
+
+    @property
+    def value(self) -> float:
+        return self.hits / self.trials
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        from scipy.stats import binomtest
+
+        ci = binomtest(self.hits, self.trials).proportion_ci(0.95)
+        return float(ci.low), float(ci.high)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "rate": self.value, "hits": self.hits, "trials": self.trials,
+                "ci": list(self.ci), "nominal": self.nominal}
+
+
+def _rng(seed: int, what: str) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stable_int(what),)))
+
+
+def _count(name: str, seeds: int, verdict_of: Callable[[int], str], want: str, nominal: float | None) -> Rate:
+    hits = sum(verdict_of(s) == want for s in range(seeds))
+    return Rate(name, hits, seeds, nominal)
+
+
+def rate_verdict(seed: int, claimed: float, order: str, noise: str = "lognormal", replicates: int = 64,
+                 alpha: float = 0.05, margin: float = 0.1, true_exponent: float = EXPONENT) -> str:
+    """Verdict on Q(n) = 3 n^true_exponent x noise for the claim Q = order(n^claimed)."""
+    rng = _rng(seed, f"rate-{noise}")
+    x = np.array([10, 30, 100, 300, 1000, 3000], dtype=float)
+    if noise == "lognormal":
+        mult = rng.lognormal(-NOISE**2 / 2, NOISE, size=(x.size, replicates))
+    else:  # heavy-tailed: Pareto with tail index 3 (finite variance), mean one
+        mult = (rng.pareto(3.0, size=(x.size, replicates)) + 1.0) * 2.0 / 3.0
+    samples = 3.0 * x[:, None] ** true_exponent * mult
+    return decide_rate(x, list(samples), x**claimed, order, margin, alpha, rng, n_resamples=999).verdict
+
+
+def mean_verdict(seed: int, bound: float, noise: str = "gaussian", replicates: int = 100,
+                 alpha: float = 0.05) -> str:
+    """Verdict on E[Q] <= bound at 4 points where E[Q] = 1 exactly (the boundary of the true claim)."""
+    rng = _rng(seed, f"mean-{noise}")
+    if noise == "gaussian":
+        q = 1.0 + rng.standard_normal((4, replicates))
+    else:  # log-normal, sigma 1: skewed and heavy-tailed, mean one
+        q = rng.lognormal(-0.5, 1.0, size=(4, replicates))
+    evidence = [MeanEvidence({"point": i}, q[i], np.full(replicates, bound)) for i in range(4)]
+    return decide_expectation(evidence, "<=", 0.0, alpha).verdict
+
+
+def sure_verdict(seed: int, bound: float) -> str:
+    """Verdict on theta1 theta2 <= bound over random draws plus corners (where the true maximum 1 sits)."""
+    rng = _rng(seed, "sure")
+    theta = rng.uniform(0, 1, size=(64, 2))
+    lhs = (theta[:, 0] + theta[:, 1]) ** 2 - theta[:, 0] ** 2 - theta[:, 1] ** 2  # = 2 t1 t2, with rounding
+    searched = [{"lhs": 2.0, "rhs": 2.0 * bound, "found_by": "corner"}]
+    ev = SureEvidence({}, lhs, np.full(64, 2.0 * bound), [{"index": i} for i in range(64)], searched)
+    return decide_sure([ev], "<=", 1e-12, 0.0).verdict
+
+
+def limit_verdict(seed: int, target: float, noise: float = 0.2) -> str:
+    """Verdict on lim D = target where D(n) = 1/n + noise/sqrt(n) |N(0,1)|, mean statistic."""
+    rng = _rng(seed, "limit")
+    x = np.array([10, 100, 1e3, 1e4, 1e5, 1e6])
+    d = [np.abs(1 / v + noise / np.sqrt(v) * rng.standard_normal(50) - target) for v in x]
+    return decide_limit(x, d, 0.01, x == x.max(), "mean", 0.05).verdict
+
+
+def calibrate(seeds: int = 200) -> dict[str, list[dict[str, Any]]]:
+    """False-violation rates on true claims (nominal 0.05) and power against mutants, over ``seeds`` seeds."""
+    false = [
+        _count("rate Theta(n^0.5), log-normal noise", seeds, lambda s: rate_verdict(s, 0.5, "Theta"),
+               "violated", 0.05),
+        _count("rate O(n^0.5), log-normal noise", seeds, lambda s: rate_verdict(s, 0.5, "O"), "violated", 0.05),
+        _count("rate O(n^0.5) at the margin edge (true n^0.6)", seeds,
+               lambda s: rate_verdict(s, 0.5, "O", true_exponent=0.6), "violated", 0.05),
+        _count("rate Theta(n^0.5) at the margin edge (true n^0.4)", seeds,
+               lambda s: rate_verdict(s, 0.5, "Theta", true_exponent=0.4), "violated", 0.05),
+        _count("rate Theta(n^0.5), Pareto(3) noise", seeds,
+               lambda s: rate_verdict(s, 0.5, "Theta", noise="pareto"), "violated", 0.05),
+        _count("mean E[Q] <= 1 at the boundary, Gaussian", seeds, lambda s: mean_verdict(s, 1.0), "violated",
+               0.05),
+        _count("mean E[Q] <= 1 at the boundary, log-normal", seeds,
+               lambda s: mean_verdict(s, 1.0, noise="lognormal"), "violated", 0.05),
+        _count("sure 2 t1 t2 <= 2 (rounding at the boundary)", seeds, lambda s: sure_verdict(s, 1.0),
+               "violated", 0.0),
+        _count("limit D -> 0, noisy", seeds, lambda s: limit_verdict(s, 0.0), "violated", 0.05),
+    ]
+    power = [
+        _count("rate: exponent off by +0.25 (Theta(n^0.75))", seeds, lambda s: rate_verdict(s, 0.75, "Theta"),
+               "violated", None),
+        _count("rate: exponent off by -0.25 (O(n^0.25))", seeds, lambda s: rate_verdict(s, 0.25, "O"),
+               "violated", None),
+        _count("mean: bound off by 2x (E[Q] <= 1/2)", seeds, lambda s: mean_verdict(s, 0.5), "violated", None),
+        _count("mean: bound off by 10% (E[Q] <= 0.9)", seeds, lambda s: mean_verdict(s, 0.9), "violated", None),
+        _count("sure: bound 1% too small", seeds, lambda s: sure_verdict(s, 0.99), "violated", None),
+        _count("limit: target off by 0.1", seeds, lambda s: limit_verdict(s, 0.1), "violated", None),
+        _count("rate: true Theta(n^0.5) judged consistent", seeds, lambda s: rate_verdict(s, 0.5, "Theta"),
+               "consistent", None),
+    ]
+    return {"false_violation": [r.to_dict() for r in false], "power": [r.to_dict() for r in power]}

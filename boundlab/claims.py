@@ -1,0 +1,284 @@
+"""Claims of the four kinds, their provenance and their mutants.
+
+A claim couples a statement (sympy) with an experiment and a decision rule. Its mutants are deliberately
+wrong statements run through exactly the same experiment and rule; each must come out ``violated``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from boundlab.decisions import (
+    Decision,
+    MeanEvidence,
+    SureEvidence,
+    decide_expectation,
+    decide_limit,
+    decide_rate,
+    decide_sure,
+)
+from boundlab.errors import UsageError
+from boundlab.experiments import THETA, Experiment
+from boundlab.papers import Paper
+from boundlab.statements import Asymptotic, Limit, Relation, Statement
+
+_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a statement comes from: ``quoted`` (with its theorem number) or ``reconstructed`` (with what was
+    inferred)."""
+
+    status: Literal["quoted", "reconstructed"]
+    source: str
+
+
+def quoted(source: str) -> Provenance:
+    return Provenance("quoted", source)
+
+
+def reconstructed(note: str) -> Provenance:
+    return Provenance("reconstructed", note)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A deliberately wrong variant of a claim; ``description`` names the error it encodes."""
+
+    name: str
+    statement: Statement
+    description: str
+
+
+@dataclass
+class PointData:
+    """Everything measured at one sweep point: the parameters, the replicate arrays, and how to replay each."""
+
+    params: Mapping[str, Any]
+    arrays: Mapping[str, np.ndarray]
+    replay: list[dict[str, Any]]
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return {**self.params, **{k: v for k, v in self.arrays.items() if k != THETA}}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One statement to decide: the claim itself or one of its mutants."""
+
+    id: str
+    claim: Claim
+    statement: Statement
+    mutant: Mutant | None
+
+    @property
+    def mutant_of(self) -> str | None:
+        return self.claim.id if self.mutant else None
+
+
+@dataclass(eq=False)
+class Claim:
+    """Base of the four kinds. ``module`` is filled in by the registry (the theorem module's import name)."""
+
+    name: str
+    paper: Paper
+    statement: Statement
+    experiment: Experiment
+    provenance: Provenance
+    description: str = ""
+    assumptions: tuple[str, ...] = ()
+    mutants: tuple[Mutant, ...] = ()
+    module: str = ""
+
+    kind: ClassVar[str] = ""
+    statement_type: ClassVar[type[Statement]] = Statement
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise UsageError(f"Claim name {self.name!r} must be kebab-case.")
+        names = [m.name for m in self.mutants]
+        if len(set(names)) != len(names) or not all(_NAME.match(n) for n in names):
+            raise UsageError(f"Claim {self.id}: mutant names must be unique and kebab-case, got {names}.")
+        for s in [self.statement, *(m.statement for m in self.mutants)]:
+            self.validate_statement(s)
+
+    @property
+    def id(self) -> str:
+        return f"{self.paper.key}/{self.name}"
+
+    def validate_statement(self, statement: Statement) -> None:
+        if not isinstance(statement, self.statement_type):
+            raise UsageError(
+                f"Claim {self.id}: a {self.kind} claim needs a {self.statement_type.__name__} statement, "
+                f"got {type(statement).__name__}."
+            )
+
+    def entries(self, with_mutants: bool) -> list[Entry]:
+        out = [Entry(self.id, self, self.statement, None)]
+        if with_mutants:
+            out += [Entry(f"{self.id}~{m.name}", self, m.statement, m) for m in self.mutants]
+        return out
+
+    def settings(self) -> dict[str, Any]:
+        """The decision settings, for reports and the results' details."""
+        return {}
+
+    def decide(self, statement: Statement, points: Sequence[PointData], rng: np.random.Generator) -> Decision:
+        raise NotImplementedError
+
+
+@dataclass(eq=False)
+class SureClaim(Claim):
+    """An inequality (or identity) that must hold on every instance, to a stated numerical tolerance."""
+
+    rtol: float = 1e-9
+    atol: float = 1e-12
+    kind: ClassVar[str] = "sure"
+    statement_type: ClassVar[type[Statement]] = Relation
+
+    def validate_statement(self, statement: Statement) -> None:
+        super().validate_statement(statement)
+        assert isinstance(statement, Relation)
+        if statement.is_expectation:
+            raise UsageError(f"Claim {self.id}: a sure claim cannot state an expectation E[...].")
+
+    def settings(self) -> dict[str, Any]:
+        return {"rtol": self.rtol, "atol": self.atol}
+
+    def excess(self, statement: Relation, values: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
+        from boundlab.decisions import sure_excess
+
+        lhs, rhs = statement.evaluate(values)
+        lhs, rhs = np.broadcast_arrays(lhs, rhs)
+        return sure_excess(lhs, rhs, statement.op, self.rtol, self.atol), lhs, rhs
+
+    def decide(
+        self,
+        statement: Statement,
+        points: Sequence[PointData],
+        rng: np.random.Generator,
+        searched: Sequence[list[dict[str, Any]]] | None = None,
+    ) -> Decision:
+        assert isinstance(statement, Relation)
+        evidence = []
+        for i, p in enumerate(points):
+            lhs, rhs = statement.evaluate(p.values)
+            n = len(p.replay)
+            lhs, rhs = (np.broadcast_to(v, (n,)) for v in (lhs, rhs))
+            evidence.append(SureEvidence(p.params, lhs, rhs, p.replay, list(searched[i]) if searched else []))
+        return decide_sure(evidence, statement.op, self.rtol, self.atol)
+
+
+@dataclass(eq=False)
+class ExpectationClaim(Claim):
+    """E[Q] <= B (or >=, =) at each sweep point, with a relative margin and Holm's correction over points."""
+
+    margin: float = 0.0
+    alpha: float = 0.05
+    kind: ClassVar[str] = "expectation"
+    statement_type: ClassVar[type[Statement]] = Relation
+
+    def validate_statement(self, statement: Statement) -> None:
+        super().validate_statement(statement)
+        assert isinstance(statement, Relation)
+        if not statement.is_expectation:
+            raise UsageError(f"Claim {self.id}: write the measured side of an expectation claim as E[Q].")
+
+    def settings(self) -> dict[str, Any]:
+        return {"margin": self.margin, "alpha": self.alpha}
+
+    def decide(self, statement: Statement, points: Sequence[PointData], rng: np.random.Generator) -> Decision:
+        assert isinstance(statement, Relation)
+        evidence = []
+        for p in points:
+            lhs, rhs = statement.evaluate(p.values)
+            n = len(p.replay)
+            evidence.append(MeanEvidence(p.params, np.broadcast_to(lhs, (n,)), np.broadcast_to(rhs, (n,))))
+        return decide_expectation(evidence, statement.op, self.margin, self.alpha)
+
+
+@cache
+def _exponents(statement: Asymptotic, variable: str) -> tuple[float, float]:
+    return statement.exponents(variable)
+
+
+@dataclass(eq=False)
+class RateClaim(Claim):
+    """Q = O/Theta/Omega(g) in ``variable``: the slope of log(Q/g) on log(variable) within +-margin."""
+
+    variable: str = "n"
+    margin: float = 0.1
+    alpha: float = 0.05
+    n_resamples: int = 1999
+    kind: ClassVar[str] = "rate"
+    statement_type: ClassVar[type[Statement]] = Asymptotic
+
+    def settings(self) -> dict[str, Any]:
+        return {"variable": self.variable, "margin": self.margin, "alpha": self.alpha}
+
+    def decide(self, statement: Statement, points: Sequence[PointData], rng: np.random.Generator) -> Decision:
+        assert isinstance(statement, Asymptotic)
+        x = np.array([float(p.params[self.variable]) for p in points])
+        if len(set(x.tolist())) < 2:
+            raise UsageError(f"Claim {self.id}: the sweep must hold at least two values of {self.variable}.")
+        samples = [np.broadcast_to(statement.measured(p.values), (len(p.replay),)) for p in points]
+        shape = np.array([float(statement.shape_function(p.params)) for p in points])
+        return decide_rate(
+            x,
+            samples,
+            shape,
+            statement.order,
+            self.margin,
+            self.alpha,
+            rng,
+            params=[p.params for p in points],
+            variable=self.variable,
+            asymptotic=_exponents(statement, self.variable),
+            n_resamples=self.n_resamples,
+        )
+
+
+@dataclass(eq=False)
+class LimitClaim(Claim):
+    """The distance to a reference object falls below ``tol`` at the end of the sweep of the limit variable.
+
+    ``final(params)`` says which sweep points are in the limit region (default: the last point).
+    """
+
+    tol: float = 1e-6
+    statistic: Literal["max", "mean"] = "max"
+    alpha: float = 0.05
+    final: Callable[[Mapping[str, Any]], bool] | None = field(default=None)
+    kind: ClassVar[str] = "limit"
+    statement_type: ClassVar[type[Statement]] = Limit
+
+    def settings(self) -> dict[str, Any]:
+        return {"tol": self.tol, "statistic": self.statistic, "alpha": self.alpha}
+
+    def decide(self, statement: Statement, points: Sequence[PointData], rng: np.random.Generator) -> Decision:
+        assert isinstance(statement, Limit)
+        var = statement.variable.name
+        x = np.array([float(p.params[var]) for p in points])
+        distances = [np.broadcast_to(statement.distance(p.values), (len(p.replay),)) for p in points]
+        if self.final is None:
+            final = x == x.max()
+        else:
+            final = np.array([bool(self.final(p.params)) for p in points])
+        if not final.any():
+            raise UsageError(f"Claim {self.id}: no sweep point lies in the limit region.")
+        return decide_limit(
+            x, distances, self.tol, final, self.statistic, self.alpha, params=[p.params for p in points]
+        )
+
+
+KINDS: dict[str, type[Claim]] = {
+    c.kind: c for c in (SureClaim, ExpectationClaim, RateClaim, LimitClaim)
+}

@@ -1,0 +1,415 @@
+"""How each claim kind turns measurements into a verdict (see STATISTICS.md).
+
+Pure functions of arrays: the engine calls them with simulation output, the calibration suite with
+synthetic data whose truth is known. Each returns a :class:`Decision` that carries the verdict, the one
+sentence that explains it, per-point summaries and the kind-specific evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from boundlab.stats import MeanTest, holm, log_mean_slope, ols_slope
+
+Verdict = Literal["consistent", "violated", "inconclusive", "error"]
+VERDICTS: tuple[str, ...] = ("consistent", "violated", "inconclusive", "error")
+
+
+@dataclass
+class Decision:
+    verdict: Verdict
+    reason: str
+    points: list[dict[str, Any]]
+    exponent: dict[str, Any] | None = None
+    tightness: float | None = None
+    counterexample: dict[str, Any] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _f(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+# --------------------------------------------------------------------------------------------- sure
+
+
+def sure_excess(lhs: np.ndarray, rhs: np.ndarray, op: str, rtol: float, atol: float) -> np.ndarray:
+    """Excess over the tolerance band: an instance violates the claim exactly when its excess is > 1."""
+    lhs, rhs = np.broadcast_arrays(np.asarray(lhs, float), np.asarray(rhs, float))
+    band = rtol * np.abs(rhs) + atol
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if op == "<=":
+            gap = lhs - rhs
+        elif op == ">=":
+            gap = rhs - lhs
+        else:
+            gap = np.abs(lhs - rhs)
+        excess = gap / band
+    both_inf = np.isinf(lhs) & np.isinf(rhs) & (np.sign(lhs) == np.sign(rhs))
+    excess = np.where(both_inf, -np.inf, excess)
+    if op == "<=":
+        excess = np.where(np.isposinf(rhs) & np.isfinite(lhs), -np.inf, excess)
+    if op == ">=":
+        excess = np.where(np.isneginf(rhs) & np.isfinite(lhs), -np.inf, excess)
+    return excess
+
+
+def sure_ratio(lhs: np.ndarray, rhs: np.ndarray, op: str) -> np.ndarray:
+    """measured/bound for <= (bound/measured for >=), defined where both are positive and finite."""
+    lhs, rhs = np.broadcast_arrays(np.asarray(lhs, float), np.asarray(rhs, float))
+    num, den = (lhs, rhs) if op != ">=" else (rhs, lhs)
+    ok = (num >= 0) & (den > 0) & np.isfinite(num) & np.isfinite(den)
+    safe_den = np.where(ok, den, 1.0)
+    return np.where(ok, num / safe_den, np.where(np.isposinf(den) & np.isfinite(num), 0.0, np.nan))
+
+
+@dataclass
+class SureEvidence:
+    """Instances checked at one sweep point: random draws, then the adversarial search's best finds."""
+
+    params: Mapping[str, Any]
+    lhs: np.ndarray
+    rhs: np.ndarray
+    replay: list[dict[str, Any]]
+    searched: list[dict[str, Any]] = field(default_factory=list)
+
+
+def decide_sure(evidence: Sequence[SureEvidence], op: str, rtol: float, atol: float) -> Decision:
+    points: list[dict[str, Any]] = []
+    worst: tuple[float, dict[str, Any]] | None = None
+    n_violations = 0
+    ratios_all: list[float] = []
+    for ev in evidence:
+        candidates = [
+            (float(l), float(r), dict(rep, found_by="random draw"))
+            for l, r, rep in zip(np.atleast_1d(ev.lhs), np.atleast_1d(ev.rhs), ev.replay, strict=True)
+        ]
+        candidates += [(float(s["lhs"]), float(s["rhs"]), s) for s in ev.searched]
+        lhs = np.array([c[0] for c in candidates])
+        rhs = np.array([c[1] for c in candidates])
+        excess = sure_excess(lhs, rhs, op, rtol, atol)
+        ratio = sure_ratio(lhs, rhs, op)
+        ratios_all.extend(ratio[np.isfinite(ratio)].tolist())
+        violated = excess > 1.0
+        n_violations += int(violated.sum())
+        i = int(np.nanargmax(np.where(np.isnan(excess), -np.inf, excess)))
+        searched_ratio = sure_ratio(
+            np.array([s["lhs"] for s in ev.searched]), np.array([s["rhs"] for s in ev.searched]), op
+        )
+        points.append(
+            {
+                "params": dict(ev.params),
+                "replicates": int(np.size(ev.lhs)),
+                "searched": len(ev.searched),
+                "estimate": _f(lhs[i]),
+                "ci": None,
+                "bound": _f(rhs[i]),
+                "ratio": _f(ratio[i]),
+                "max_ratio": _f(np.nanmax(ratio)) if np.isfinite(ratio).any() else None,
+                "max_ratio_search": _f(np.nanmax(searched_ratio))
+                if np.isfinite(searched_ratio).any()
+                else None,
+                "max_excess": _f(excess[i]),
+                "violations": int(violated.sum()),
+            }
+        )
+        if worst is None or excess[i] > worst[0]:
+            lhs_i, rhs_i, info = candidates[i]
+            worst = (
+                float(excess[i]),
+                {"params": dict(ev.params), "lhs": lhs_i, "rhs": rhs_i, "excess": float(excess[i]), **info},
+            )
+    tightness = float(np.max(ratios_all)) if ratios_all else None
+    tol_text = f"rtol={rtol:g}, atol={atol:g}"
+    if n_violations:
+        assert worst is not None
+        cex = worst[1]
+        return Decision(
+            "violated",
+            f"{n_violations} instance(s) break the inequality beyond the tolerance ({tol_text}); the worst, "
+            f"found by {cex['found_by']}, has measured {cex['lhs']:.6g} against bound {cex['rhs']:.6g}.",
+            points,
+            tightness=tightness,
+            counterexample=cex,
+            details={"violations": n_violations},
+        )
+    total = sum(p["replicates"] + p["searched"] for p in points)
+    return Decision(
+        "consistent",
+        f"No violation among {total} instances (random draws and adversarial search; {tol_text}).",
+        points,
+        tightness=tightness,
+        details={"violations": 0},
+    )
+
+
+# --------------------------------------------------------------------------------------- expectation
+
+
+@dataclass
+class MeanEvidence:
+    params: Mapping[str, Any]
+    lhs: np.ndarray
+    rhs: np.ndarray
+
+
+def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float, alpha: float) -> Decision:
+    """E[lhs] <= rhs (or >=, ==) at every point; Holm over points; margins relative to |E[rhs]|."""
+    n_points = len(evidence)
+    pvalues, inside, points = [], [], []
+    for ev in evidence:
+        diff = np.asarray(ev.lhs, float) - np.asarray(ev.rhs, float)
+        bound = float(np.mean(ev.rhs))
+        allowed = margin * abs(bound)
+        test = MeanTest.of(diff)
+        low, high = test.interval(alpha / n_points)
+        if op == "<=":
+            p = test.p_above(allowed)
+            ok = high <= allowed
+        elif op == ">=":
+            p = test.p_below(-allowed)
+            ok = low >= -allowed
+        else:
+            p = min(test.p_above(allowed), test.p_below(-allowed))
+            ok = -allowed <= low and high <= allowed
+        pvalues.append(p)
+        inside.append(ok)
+        estimate = bound + test.mean
+        points.append(
+            {
+                "params": dict(ev.params),
+                "replicates": test.n,
+                "estimate": _f(estimate),
+                "ci": [_f(bound + low), _f(bound + high)],
+                "bound": _f(bound),
+                "ratio": _f(estimate / bound) if bound != 0 else None,
+                "p_value": _f(p),
+            }
+        )
+    rejected = holm(pvalues, alpha)
+    for point, rej in zip(points, rejected, strict=True):
+        point["rejected"] = bool(rej)
+    ratios = [p["ratio"] for p in points if p["ratio"] is not None]
+    tightness = max(ratios) if ratios and op == "<=" else (min(ratios) if ratios and op == ">=" else None)
+    details = {"margin": margin, "alpha": alpha, "correction": "Holm"}
+    rel = {"<=": "exceeds", ">=": "falls below", "==": "differs from"}[op]
+    if rejected.any():
+        k = int(np.argmin(pvalues))
+        pt = points[k]
+        return Decision(
+            "violated",
+            f"At {int(rejected.sum())} of {n_points} points the mean significantly {rel} the bound "
+            f"(margin {margin:g}, Holm-corrected alpha {alpha:g}); strongest at {pt['params']}: "
+            f"{pt['estimate']:.4g} vs {pt['bound']:.4g}, p = {pt['p_value']:.2g}.",
+            points,
+            tightness=tightness,
+            counterexample={"params": pt["params"], "estimate": pt["estimate"], "bound": pt["bound"],
+                            "p_value": pt["p_value"]},
+            details=details,
+        )
+    if all(inside):
+        return Decision(
+            "consistent",
+            f"At all {n_points} points the corrected interval of the mean lies within the bound's margin "
+            f"({margin:g}).",
+            points,
+            tightness=tightness,
+            details=details,
+        )
+    return Decision(
+        "inconclusive",
+        "No significant violation, but at some point the corrected interval crosses the margin: more "
+        "replicates are needed to tell the claim from a variant.",
+        points,
+        tightness=tightness,
+        details=details,
+    )
+
+
+# ----------------------------------------------------------------------------------------------- rate
+
+
+def decide_rate(
+    x: np.ndarray,
+    samples: Sequence[np.ndarray],
+    shape: np.ndarray,
+    order: str,
+    margin: float,
+    alpha: float,
+    rng: np.random.Generator,
+    params: Sequence[Mapping[str, Any]] | None = None,
+    variable: str = "n",
+    asymptotic: tuple[float, float] = (0.0, 0.0),
+    n_resamples: int = 1999,
+) -> Decision:
+    """Q(x) = O/Theta/Omega(g(x)): fit the slope s of log(mean Q / g) on log x; decide with margin e."""
+    x = np.asarray(x, float)
+    shape = np.asarray(shape, float)
+    ratios = [np.asarray(s, float) / g for s, g in zip(samples, shape, strict=True)]
+    means = np.array([np.mean(r) for r in ratios])
+    mean_q = np.array([np.mean(s) for s in samples])
+    params = params or [{variable: v} for v in x]
+    points = []
+    n_points = len(samples)
+    for p, s, g, r in zip(params, samples, shape, means, strict=True):
+        low, high = MeanTest.of(s).interval(alpha / n_points)
+        points.append(
+            {
+                "params": dict(p),
+                "replicates": int(np.size(s)),
+                "estimate": _f(np.mean(s)),
+                "ci": [_f(low), _f(high)],
+                "bound": _f(g),
+                "ratio": _f(r),
+            }
+        )
+    claimed_effective = float(ols_slope(np.log(x), np.log(shape)))
+    exponent: dict[str, Any] = {
+        "variable": variable,
+        "claimed": claimed_effective,
+        "asymptotic": asymptotic[0],
+        "log_power": asymptotic[1],
+        "estimate": None,
+        "ci": None,
+    }
+    if np.any(means <= 0) or not np.all(np.isfinite(means)):
+        return Decision(
+            "inconclusive",
+            "The mean of the measured quantity is not positive at every point, so no power law can be fitted.",
+            points,
+            exponent=exponent,
+        )
+    fit = log_mean_slope(x, ratios, alpha, rng, n_resamples=n_resamples)
+    s_low, s_high = fit.ci
+    exponent.update(
+        estimate=float(ols_slope(np.log(x), np.log(mean_q))),
+        ci=[s_low + claimed_effective, s_high + claimed_effective],
+    )
+    details = {
+        "residual_slope": fit.slope,
+        "residual_ci": [s_low, s_high],
+        "margin": margin,
+        "alpha": alpha,
+        "max_ratio": float(np.max(means)),
+        "order": order,
+    }
+    band = f"[{s_low:+.3f}, {s_high:+.3f}]"
+    if order == "O":
+        violated, consistent = s_low > margin, s_high <= margin
+        what = f"grows faster than claimed: residual slope CI {band} lies above +{margin:g}"
+        fine = f"does not grow faster than claimed: residual slope CI {band} stays below +{margin:g}"
+    elif order == "Omega":
+        violated, consistent = s_high < -margin, s_low >= -margin
+        what = f"grows slower than claimed: residual slope CI {band} lies below -{margin:g}"
+        fine = f"does not grow slower than claimed: residual slope CI {band} stays above -{margin:g}"
+    else:
+        violated = s_low > margin or s_high < -margin
+        consistent = -margin <= s_low and s_high <= margin
+        what = f"does not grow at the claimed rate: residual slope CI {band} lies outside ±{margin:g}"
+        fine = f"grows at the claimed rate: residual slope CI {band} lies inside ±{margin:g}"
+    if violated:
+        return Decision("violated", f"The quantity {what}.", points, exponent=exponent, details=details)
+    if consistent:
+        return Decision("consistent", f"The quantity {fine}.", points, exponent=exponent, details=details)
+    return Decision(
+        "inconclusive",
+        f"Residual slope CI {band} straddles the margin {margin:g}: widen the sweep or add replicates.",
+        points,
+        exponent=exponent,
+        details=details,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- limit
+
+
+def decide_limit(
+    x: np.ndarray,
+    distances: Sequence[np.ndarray],
+    tol: float,
+    final: np.ndarray,
+    statistic: str,
+    alpha: float,
+    params: Sequence[Mapping[str, Any]] | None = None,
+) -> Decision:
+    """Distance to the limit object along the sweep: below ``tol`` at the final points, and not increasing.
+
+    ``statistic='max'`` is for deterministic distances (every replicate must be within tol); ``'mean'``
+    for noisy ones (a one-sided t interval of the mean decides, Bonferroni over the final points).
+    """
+    x = np.asarray(x, float)
+    final = np.asarray(final, bool)
+    params = params or [{"x": v} for v in x]
+    n_final = int(final.sum())
+    points, summary = [], []
+    for p, d in zip(params, distances, strict=True):
+        d = np.asarray(d, float)
+        test = MeanTest.of(d)
+        low, high = test.interval(alpha / max(n_final, 1))
+        value = float(np.max(d)) if statistic == "max" else test.mean
+        summary.append(value)
+        points.append(
+            {
+                "params": dict(p),
+                "replicates": int(d.size),
+                "estimate": _f(value),
+                "ci": None if statistic == "max" else [_f(low), _f(high)],
+                "bound": tol,
+                "ratio": _f(value / tol) if tol > 0 else None,
+            }
+        )
+    details = {"tol": tol, "statistic": statistic, "alpha": alpha}
+    final_idx = np.flatnonzero(final)
+    settles_above = []
+    unsure = []
+    for i in final_idx:
+        d = np.asarray(distances[i], float)
+        if statistic == "max":
+            if np.max(d) > tol:
+                settles_above.append(i)
+        else:
+            low, high = MeanTest.of(d).interval(alpha / n_final)
+            if low > tol:
+                settles_above.append(i)
+            elif high > tol:
+                unsure.append(i)
+    if settles_above:
+        i = settles_above[0]
+        d = np.asarray(distances[i], float)
+        j = int(np.argmax(d))
+        return Decision(
+            "violated",
+            f"The distance settles above the tolerance {tol:g} at {points[i]['params']} "
+            f"({statistic} distance {summary[i]:.3g}).",
+            points,
+            counterexample={"params": points[i]["params"], "replicate": j, "distance": float(d[j])},
+            details=details,
+        )
+    start = float(np.mean(np.asarray(distances[0], float)))
+    end = float(np.mean(np.asarray(distances[final_idx[-1]], float)))
+    if unsure:
+        return Decision(
+            "inconclusive",
+            f"The interval of the mean distance at {points[unsure[0]]['params']} straddles the tolerance "
+            f"{tol:g}.",
+            points,
+            details=details,
+        )
+    if end > start + tol:
+        return Decision(
+            "inconclusive",
+            f"The distance is within {tol:g} at the end but grew along the sweep ({start:.3g} -> {end:.3g}).",
+            points,
+            details=details,
+        )
+    return Decision(
+        "consistent",
+        f"The distance falls to {summary[final_idx[-1]]:.3g} <= {tol:g} at the end of the sweep and does not "
+        "grow along it.",
+        points,
+        details=details,
+    )

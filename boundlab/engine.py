@@ -1,0 +1,324 @@
+"""``verify``: plan units of work, reuse finished ones from the store, run the rest, decide every statement."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from boundlab.backends import BACKENDS, namespace
+from boundlab.claims import Claim, Entry, PointData, SureClaim
+from boundlab.decisions import Decision
+from boundlab.errors import UsageError
+from boundlab.executors import EXECUTORS, make_executor
+from boundlab.experiments import FIDELITIES, THETA, Experiment
+from boundlab.registry import Registry
+from boundlab.results import Result
+from boundlab.seeding import canonical, unit_rng
+from boundlab.store import Store, UnitKey, UnitRecord, default_store_path
+from boundlab.units import (
+    MeasureTask,
+    SearchTask,
+    run_measure_guarded,
+    run_search_guarded,
+    unit_error,
+)
+from boundlab.version import code_version
+
+
+@dataclass(frozen=True)
+class Options:
+    fidelity: str = "quick"
+    seed: int = 0
+    mutants: bool = False
+    executor: str = "serial"
+    scheduler: str | None = None
+    workers: int | None = None
+    backend: str = "numpy"
+    store: str | Path | None = None
+    cache: bool = True
+    progress: bool = False
+
+    def validate(self) -> None:
+        if self.fidelity not in FIDELITIES:
+            raise UsageError(f"fidelity must be one of {', '.join(FIDELITIES)}, got {self.fidelity!r}.")
+        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) or self.seed < 0:
+            raise UsageError(f"seed must be a non-negative integer, got {self.seed!r}.")
+        if self.executor not in EXECUTORS:
+            raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}.")
+        if self.backend not in BACKENDS:
+            raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}.")
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"workers must be >= 1, got {self.workers}.")
+        if self.scheduler and self.executor != "dask":
+            raise UsageError("--scheduler is only meaningful with --executor dask.")
+
+
+@dataclass
+class _Scope:
+    """One experiment of one paper, with every unit planned for it."""
+
+    name: str
+    module: str
+    experiment: Experiment
+    points: list[dict[str, Any]]
+    blocks: list[int]
+    error: str | None = None
+    runtime_s: float = 0.0
+    cached: int = 0
+    total: int = 0
+
+
+def verify(
+    selectors: str | Sequence[str] | None = None,
+    *,
+    extra_modules: Iterable[str] = (),
+    **options: Any,
+) -> list[Result]:
+    """Verify the selected claims (claim ids, paper keys or globs; none: all) and return one Result each.
+
+    Options: fidelity ('quick'|'standard'|'full'), seed, mutants, executor ('serial'|'processes'|'dask'),
+    scheduler, workers, backend ('numpy'|'cupy'|'array-api-strict'), store (path; None uses
+    BOUNDLAB_STORE or .boundlab/results.db; ':memory:' keeps nothing), cache, progress.
+    """
+    unknown = set(options) - set(Options.__dataclass_fields__)
+    if unknown:
+        raise UsageError(f"Unknown option(s): {', '.join(sorted(unknown))}.")
+    opts = Options(**options)
+    opts.validate()
+    if opts.backend != "numpy":
+        namespace(opts.backend)  # fail early, with a clear message, when the backend is unavailable
+    if isinstance(selectors, str):
+        selectors = [selectors]
+    registry = Registry.load(extra_modules)
+    claims = registry.select(selectors)
+    store_path = default_store_path() if opts.store is None else opts.store
+    store = Store(None if str(store_path) == ":memory:" else store_path)
+    executor = make_executor(opts.executor, opts.scheduler, opts.workers)
+    try:
+        return _Run(claims, opts, store, executor).results()
+    finally:
+        executor.close()
+        store.close()
+
+
+class _Run:
+    def __init__(self, claims: list[Claim], opts: Options, store: Store, executor: Any) -> None:
+        self.claims = claims
+        self.opts = opts
+        self.store = store
+        self.executor = executor
+        self.version = code_version()
+
+    # ---------------------------------------------------------------------------------------- plan
+    def _scopes(self) -> dict[str, _Scope]:
+        scopes: dict[str, _Scope] = {}
+        for claim in self.claims:
+            name = f"{claim.paper.key}/{claim.experiment.name}"
+            if name in scopes:
+                if scopes[name].experiment is not claim.experiment:
+                    raise UsageError(f"Two experiments of paper {claim.paper.key} are named {name!r}.")
+                continue
+            budget = claim.experiment.budget(self.opts.fidelity)
+            scopes[name] = _Scope(name, claim.module, claim.experiment, [dict(p) for p in budget.points],
+                                  budget.blocks())
+        return scopes
+
+    def _key(self, scope: str, statement: str, params: dict[str, Any], block: int) -> UnitKey:
+        return UnitKey(scope, statement, canonical(params), self.opts.fidelity, int(self.opts.seed),
+                       self.version, self.opts.backend, block)
+
+    def _execute(
+        self,
+        planned: list[tuple[UnitKey, Any]],
+        runner: Callable[[Any], UnitRecord],
+        label: str,
+    ) -> tuple[dict[str, UnitRecord], set[str]]:
+        """Records for every planned unit (from the store when cached); also which keys were cached."""
+        records: dict[str, UnitRecord] = {}
+        cached: set[str] = set()
+        missing: list[tuple[UnitKey, Any]] = []
+        for key, task in planned:
+            record = self.store.get(key) if self.opts.cache else None
+            if record is None:
+                missing.append((key, task))
+            else:
+                records[key.digest] = record
+                cached.add(key.digest)
+        bar = tqdm(total=len(missing), desc=label, unit="unit", file=sys.stderr,
+                   disable=not self.opts.progress or not missing, mininterval=0.5)
+        with bar:
+            for i, record in self.executor.map(runner, [task for _, task in missing]):
+                key = missing[i][0]
+                if unit_error(record) is None:
+                    self.store.put(key, record)
+                records[key.digest] = record
+                bar.update(1)
+        return records, cached
+
+    # ------------------------------------------------------------------------------------- measure
+    def _measure(self, scopes: dict[str, _Scope]) -> dict[str, list[PointData]]:
+        planned: list[tuple[UnitKey, MeasureTask]] = []
+        owner: dict[str, str] = {}
+        for scope in scopes.values():
+            for params in scope.points:
+                for b, n in enumerate(scope.blocks):
+                    key = self._key(scope.name, "", params, b)
+                    task = MeasureTask(scope.module, scope.experiment.name, scope.name, params, b, n,
+                                       int(self.opts.seed), self.opts.backend)
+                    planned.append((key, task))
+                    owner[key.digest] = scope.name
+        records, cached = self._execute(planned, run_measure_guarded, "measure")
+        data: dict[str, list[PointData]] = {}
+        for scope in scopes.values():
+            points = []
+            for params in scope.points:
+                arrays: dict[str, list[np.ndarray]] = {}
+                replay: list[dict[str, Any]] = []
+                for b, n in enumerate(scope.blocks):
+                    key = self._key(scope.name, "", params, b)
+                    record = records[key.digest]
+                    scope.total += 1
+                    scope.cached += key.digest in cached
+                    scope.runtime_s += record.runtime_s
+                    error = unit_error(record)
+                    if error is not None:
+                        scope.error = scope.error or f"{scope.name} at {params}: {error}"
+                        continue
+                    for name, value in record.arrays.items():
+                        arrays.setdefault(name, []).append(value)
+                    theta = record.arrays.get(THETA)
+                    replay += [
+                        {"seed": int(self.opts.seed), "scope": scope.name, "block": b, "index": i,
+                         **({"theta": theta[i].tolist()} if theta is not None else {})}
+                        for i in range(n)
+                    ]
+                points.append(PointData(params, {k: np.concatenate(v) for k, v in arrays.items()}, replay))
+            data[scope.name] = points
+        return data
+
+    # -------------------------------------------------------------------------------------- search
+    def _search(self, entries: list[Entry], data: dict[str, list[PointData]], scopes: dict[str, _Scope]
+                ) -> tuple[dict[str, list[list[dict[str, Any]]]], dict[str, float]]:
+        planned: list[tuple[UnitKey, SearchTask]] = []
+        layout: dict[str, list[UnitKey]] = {}
+        for entry in entries:
+            claim = entry.claim
+            scope = scopes[f"{claim.paper.key}/{claim.experiment.name}"]
+            budget = claim.experiment.budget(self.opts.fidelity)
+            if not isinstance(claim, SureClaim) or claim.experiment.search is None or budget.restarts == 0:
+                continue
+            if scope.error:
+                continue
+            keys = []
+            for point in data[scope.name]:
+                excess, _, _ = claim.excess(entry.statement, point.values)
+                excess = np.broadcast_to(np.nan_to_num(excess, nan=-np.inf), (len(point.replay),))
+                order = np.argsort(-excess, kind="stable")[: budget.restarts]
+                starts = [point.arrays[THETA][i].tolist() for i in order]
+                key = self._key("search:" + entry.id, entry.statement.digest(), dict(point.params), 0)
+                task = SearchTask(claim.module, claim.name, entry.mutant.name if entry.mutant else None,
+                                  dict(point.params), starts, budget.evaluations, self.opts.backend)
+                planned.append((key, task))
+                keys.append(key)
+            layout[entry.id] = keys
+        records, _ = self._execute(planned, run_search_guarded, "search")
+        found: dict[str, list[list[dict[str, Any]]]] = {}
+        runtime: dict[str, float] = {}
+        for entry_id, keys in layout.items():
+            recs = [records[k.digest] for k in keys]
+            errors = [unit_error(r) for r in recs if unit_error(r)]
+            if errors:
+                found[entry_id] = [[{"error": errors[0]}]]
+                continue
+            found[entry_id] = [list(r.meta) for r in recs]
+            runtime[entry_id] = sum(r.runtime_s for r in recs)
+        return found, runtime
+
+    # -------------------------------------------------------------------------------------- decide
+    def results(self) -> list[Result]:
+        scopes = self._scopes()
+        data = self._measure(scopes)
+        entries = [e for c in self.claims for e in c.entries(self.opts.mutants)]
+        searched, search_runtime = self._search(entries, data, scopes)
+        results = []
+        for entry in entries:
+            claim = entry.claim
+            scope = scopes[f"{claim.paper.key}/{claim.experiment.name}"]
+            start = time.perf_counter()
+            decision = self._decide(entry, scope, data.get(scope.name, []), searched.get(entry.id))
+            runtime = scope.runtime_s + search_runtime.get(entry.id, 0.0) + time.perf_counter() - start
+            results.append(self._result(entry, scope, decision, runtime))
+        _flag_weak_checks(results)
+        return results
+
+    def _decide(self, entry: Entry, scope: _Scope, points: list[PointData],
+                searched: list[list[dict[str, Any]]] | None) -> Decision:
+        if scope.error:
+            return Decision("error", f"The experiment failed: {scope.error}", [])
+        if searched and searched[0] and "error" in searched[0][0]:
+            return Decision("error", f"The adversarial search failed: {searched[0][0]['error']}", [])
+        rng = unit_rng(int(self.opts.seed), "decide:" + entry.id, {"statement": entry.statement.digest()}, 0)
+        try:
+            if isinstance(entry.claim, SureClaim):
+                return entry.claim.decide(entry.statement, points, rng, searched=searched)
+            return entry.claim.decide(entry.statement, points, rng)
+        except UsageError:
+            raise
+        except Exception as exc:
+            return Decision("error", f"The decision failed: {type(exc).__name__}: {exc}", [])
+
+    def _result(self, entry: Entry, scope: _Scope, decision: Decision, runtime: float) -> Result:
+        claim = entry.claim
+        prov = claim.provenance
+        description = entry.mutant.description if entry.mutant else claim.description
+        return Result(
+            claim=entry.id,
+            paper=claim.paper.key,
+            kind=claim.kind,
+            mutant_of=entry.mutant_of,
+            verdict=decision.verdict,
+            statement={
+                "latex": entry.statement.latex(),
+                "text": entry.statement.text(),
+                "provenance": "mutant" if entry.mutant else prov.status,
+                "source": f"deliberately wrong variant of {claim.id}" if entry.mutant else prov.source,
+                "digest": entry.statement.digest(),
+            },
+            points=decision.points,
+            exponent=decision.exponent,
+            tightness=decision.tightness,
+            counterexample=decision.counterexample,
+            fidelity=self.opts.fidelity,
+            seed=int(self.opts.seed),
+            backend=self.opts.backend,
+            executor=self.opts.executor,
+            runtime_s=round(runtime, 4),
+            code_version=self.version,
+            reason=decision.reason,
+            description=description,
+            assumptions=list(claim.assumptions),
+            experiment={"name": claim.experiment.name, "description": claim.experiment.description,
+                        "setup": dict(claim.experiment.setup)},
+            settings=claim.settings(),
+            details=decision.details,
+            units={"total": scope.total, "cached": scope.cached},
+        )
+
+
+def _flag_weak_checks(results: list[Result]) -> None:
+    """A claim whose mutants were all run and none came out violated is a weak check."""
+    by_parent: dict[str, list[Result]] = {}
+    for r in results:
+        if r.mutant_of:
+            by_parent.setdefault(r.mutant_of, []).append(r)
+    for r in results:
+        mutants = by_parent.get(r.claim)
+        if mutants and not any(m.verdict == "violated" for m in mutants):
+            r.weak_check = True

@@ -1,0 +1,15 @@
+"""Exceptions that separate a user's mistake (exit code 2) from a failed computation."""
+
+from __future__ import annotations
+
+
+class BoundLabError(Exception):
+    """Base class of every error BoundLab raises on purpose."""
+
+
+class UsageError(BoundLabError, ValueError):
+    """Bad input: an unknown claim, an invalid option or parameter. The CLI exits with code 2."""
+
+
+class MeasurementError(BoundLabError):
+    """A simulation returned something unusable (NaN, wrong shape); never turned into a verdict."""

@@ -1,0 +1,114 @@
+"""Experiments: what is measured at a sweep point, how many replicates, and the instance space to search.
+
+An experiment is shared by a claim and its mutants (and may be shared by several claims of a paper): the
+statement decides what the measurements mean, the experiment only produces them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from boundlab.errors import UsageError
+
+FIDELITIES: tuple[str, ...] = ("quick", "standard", "full")
+
+Params = Mapping[str, Any]
+Measure = Callable[[Params, np.random.Generator, int, Any], Mapping[str, Any]]
+
+
+def grid(**axes: Any) -> tuple[dict[str, Any], ...]:
+    """Sweep points: the cartesian product of the list-valued axes, scalars held fixed.
+
+    >>> grid(T=[10, 100], d=3)
+    ({'T': 10, 'd': 3}, {'T': 100, 'd': 3})
+    """
+    names = list(axes)
+    values = [v if isinstance(v, (list, tuple)) else [v] for v in axes.values()]
+    return tuple(dict(zip(names, combo, strict=True)) for combo in itertools.product(*values))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The size of an experiment at one fidelity.
+
+    ``replicates`` per sweep point are computed in blocks of ``block`` (one batched array computation per
+    block). ``restarts`` and ``evaluations`` size the adversarial search of sure claims.
+    """
+
+    points: tuple[Mapping[str, Any], ...]
+    replicates: int
+    block: int = 64
+    restarts: int = 0
+    evaluations: int = 200
+
+    def __post_init__(self) -> None:
+        if not self.points:
+            raise UsageError("Budget.points must hold at least one sweep point.")
+        if self.replicates < 1 or self.block < 1:
+            raise UsageError("Budget.replicates and Budget.block must be >= 1.")
+        if self.restarts < 0 or self.evaluations < 1:
+            raise UsageError("Budget.restarts must be >= 0 and Budget.evaluations >= 1.")
+
+    def blocks(self) -> list[int]:
+        """Replicates in each block; the last block may be smaller."""
+        full, rest = divmod(self.replicates, self.block)
+        return [self.block] * full + ([rest] if rest else [])
+
+
+@dataclass(frozen=True)
+class Search:
+    """An instance space for sure claims: instances are vectors ``theta`` in a box.
+
+    ``sample(params, rng, n)`` draws an (n, p) array of random instances; ``evaluate(params, theta, xp)``
+    returns the measured quantities of each row (deterministic in theta, so any instance can be replayed);
+    ``bounds(params)`` gives the box (low, high) that the adversarial search stays in.
+    """
+
+    sample: Callable[[Params, np.random.Generator, int], np.ndarray]
+    evaluate: Callable[[Params, np.ndarray, Any], Mapping[str, Any]]
+    bounds: Callable[[Params], tuple[np.ndarray, np.ndarray]]
+
+
+THETA = "__theta__"
+
+
+@dataclass(frozen=True, eq=False)
+class Experiment:
+    """A Monte Carlo experiment: ``measure(params, rng, n, xp)`` returns arrays of n replicates per quantity.
+
+    Give either ``measure`` or ``search`` (then random instances are ``search.sample`` and measurements
+    ``search.evaluate``, and the instance vectors are kept for replay and for the adversarial search).
+    """
+
+    name: str
+    description: str
+    budgets: Mapping[str, Budget]
+    measure: Measure | None = None
+    search: Search | None = None
+    setup: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.measure is None) == (self.search is None):
+            raise UsageError(f"Experiment {self.name!r}: give exactly one of measure or search.")
+        missing = [f for f in FIDELITIES if f not in self.budgets]
+        if missing:
+            raise UsageError(f"Experiment {self.name!r}: no budget for fidelity {', '.join(missing)}.")
+
+    def budget(self, fidelity: str) -> Budget:
+        if fidelity not in self.budgets:
+            raise UsageError(f"fidelity must be one of {', '.join(FIDELITIES)}, got {fidelity!r}.")
+        return self.budgets[fidelity]
+
+    def run(self, params: Params, rng: np.random.Generator, n: int, xp: Any) -> dict[str, Any]:
+        if self.search is not None:
+            theta = np.asarray(self.search.sample(params, rng, n), dtype=float)
+            out = dict(self.search.evaluate(params, theta, xp))
+            out[THETA] = theta
+            return out
+        assert self.measure is not None
+        return dict(self.measure(params, rng, n, xp))

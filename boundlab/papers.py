@@ -1,0 +1,43 @@
+"""The identity of a paper whose claims BoundLab checks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from boundlab.errors import UsageError
+
+_KEY = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper: ``key`` is kebab-case and is the prefix of every claim id of the paper."""
+
+    key: str
+    title: str
+    authors: tuple[str, ...]
+    venue: str
+    year: int
+    arxiv: str
+
+    def __post_init__(self) -> None:
+        if not _KEY.match(self.key):
+            raise UsageError(f"Paper key {self.key!r} must be kebab-case (lower-case words joined by '-').")
+        if not self.authors:
+            raise UsageError(f"Paper {self.key!r}: authors must not be empty.")
+
+    @property
+    def citation(self) -> str:
+        authors = ", ".join(self.authors)
+        return f"{authors}. {self.title}. {self.venue} {self.year}. arXiv:{self.arxiv}."
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "title": self.title,
+            "authors": list(self.authors),
+            "venue": self.venue,
+            "year": self.year,
+            "arxiv": self.arxiv,
+        }

@@ -1,0 +1,216 @@
+"""Claims as sympy statements: the single source of their LaTeX, numeric evaluation and asymptotic order.
+
+Three statement forms cover the four claim kinds:
+
+* :class:`Relation` wraps a sympy relation ``lhs <= rhs``, ``lhs >= rhs`` or ``Eq(lhs, rhs)``. It is used by
+  ``sure`` claims (on every instance) and by ``expectation`` claims (write the lhs as ``Expectation(Q)``).
+* :class:`Asymptotic` states ``Q = O(g)``, ``Theta(g)`` or ``Omega(g)``; the claimed exponent of the swept
+  variable is derived from ``g``.
+* :class:`Limit` states ``lim_{v -> v0} Q = target``; the distance ``|Q - target| / scale`` is what is measured.
+
+Measured quantities appear as symbols (``S_k``) or applied undefined functions (``R(T)``); both evaluate to the
+measured array of that name. Everything else evaluates from the sweep point's parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from boundlab.errors import MeasurementError, UsageError
+
+
+class Expectation(sp.Function):
+    """``E[Q]``: marks the measured side of an expectation claim; evaluates to Q per replicate."""
+
+    nargs = 1
+
+    def _latex(self, printer: Any) -> str:
+        return r"\mathbb{E}\left[" + printer._print(self.args[0]) + r"\right]"
+
+    def _sympystr(self, printer: Any) -> str:
+        return "E[" + printer._print(self.args[0]) + "]"
+
+
+def _plain(expr: sp.Expr) -> sp.Expr:
+    """Replace E[Q] by Q and every applied undefined function R(T) by the symbol R."""
+    expr = expr.replace(lambda e: isinstance(e, Expectation), lambda e: e.args[0])
+    return expr.replace(
+        lambda e: isinstance(e, AppliedUndef), lambda e: sp.Symbol(e.func.__name__, real=True)
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _Evaluator:
+    """A lambdified expression that takes its arguments by name from a mapping."""
+
+    expr: sp.Expr
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        plain = _plain(sp.sympify(self.expr))
+        object.__setattr__(self, "expr", plain)
+        object.__setattr__(self, "names", tuple(sorted(s.name for s in plain.free_symbols)))
+
+    @cached_property
+    def _function(self) -> Any:
+        symbols = sorted(self.expr.free_symbols, key=lambda s: s.name)
+        return sp.lambdify(symbols, self.expr, modules="numpy")
+
+    def __call__(self, values: Mapping[str, Any]) -> np.ndarray:
+        missing = [n for n in self.names if n not in values]
+        if missing:
+            raise MeasurementError(
+                f"Cannot evaluate {self.expr}: no value for {', '.join(missing)} "
+                f"(available: {', '.join(sorted(values))})."
+            )
+        args = [np.asarray(values[n], dtype=float) for n in self.names]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(self._function(*args), dtype=float)
+
+
+def _digest(*parts: object) -> str:
+    text = "|".join(sp.srepr(p) if isinstance(p, sp.Basic) else repr(p) for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Statement:
+    """Base class: every statement gives LaTeX, plain text and a digest that changes when it changes."""
+
+    def latex(self) -> str:
+        raise NotImplementedError
+
+    def text(self) -> str:
+        raise NotImplementedError
+
+    def digest(self) -> str:
+        raise NotImplementedError
+
+
+Op = Literal["<=", ">=", "=="]
+
+
+@dataclass(frozen=True, eq=False)
+class Relation(Statement):
+    """``lhs <= rhs``, ``lhs >= rhs`` or ``lhs == rhs`` as a sympy relation."""
+
+    relation: sp.Rel
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.relation, (sp.Le, sp.Lt, sp.Ge, sp.Gt, sp.Eq)):
+            raise UsageError(f"relation must be a sympy Le, Ge or Eq, got {type(self.relation).__name__}.")
+
+    @property
+    def op(self) -> Op:
+        if isinstance(self.relation, (sp.Le, sp.Lt)):
+            return "<="
+        if isinstance(self.relation, (sp.Ge, sp.Gt)):
+            return ">="
+        return "=="
+
+    @property
+    def is_expectation(self) -> bool:
+        return isinstance(self.relation.lhs, Expectation)
+
+    @cached_property
+    def lhs(self) -> _Evaluator:
+        return _Evaluator(self.relation.lhs)
+
+    @cached_property
+    def rhs(self) -> _Evaluator:
+        return _Evaluator(self.relation.rhs)
+
+    def evaluate(self, values: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        return self.lhs(values), self.rhs(values)
+
+    def latex(self) -> str:
+        return sp.latex(self.relation)
+
+    def text(self) -> str:
+        return sp.sstr(self.relation)
+
+    def digest(self) -> str:
+        return _digest("Relation", self.relation)
+
+
+Order = Literal["O", "Theta", "Omega"]
+_ORDER_LATEX = {"O": r"\mathcal{O}", "Theta": r"\Theta", "Omega": r"\Omega"}
+
+
+@dataclass(frozen=True, eq=False)
+class Asymptotic(Statement):
+    """``quantity = O(shape)`` (or Theta, Omega) in the swept variable; constants in ``shape`` are irrelevant."""
+
+    quantity: sp.Expr
+    order: Order
+    shape: sp.Expr
+
+    def __post_init__(self) -> None:
+        if self.order not in _ORDER_LATEX:
+            raise UsageError(f"order must be one of O, Theta, Omega, got {self.order!r}.")
+
+    @cached_property
+    def measured(self) -> _Evaluator:
+        return _Evaluator(self.quantity)
+
+    @cached_property
+    def shape_function(self) -> _Evaluator:
+        return _Evaluator(self.shape)
+
+    def exponents(self, variable: str) -> tuple[float, float]:
+        """Asymptotic (power, log power) of ``shape`` in ``variable``: shape ~ v^a (log v)^b as v -> oo."""
+        shape = _plain(self.shape)
+        matches = [s for s in shape.free_symbols if s.name == variable]
+        if not matches:
+            return 0.0, 0.0
+        v = matches[0]
+        w = sp.Dummy("w", positive=True)
+        g = shape.subs(v, w)
+        elasticity = sp.simplify(w * sp.diff(g, w) / g)
+        a = sp.limit(elasticity, w, sp.oo)
+        b = sp.limit(sp.log(w) * (elasticity - a), w, sp.oo)
+        return float(a), float(b)
+
+    def latex(self) -> str:
+        return f"{sp.latex(self.quantity)} = {_ORDER_LATEX[self.order]}\\left({sp.latex(self.shape)}\\right)"
+
+    def text(self) -> str:
+        return f"{sp.sstr(self.quantity)} = {self.order}({sp.sstr(self.shape)})"
+
+    def digest(self) -> str:
+        return _digest("Asymptotic", self.quantity, self.order, self.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class Limit(Statement):
+    """``lim_{variable -> point} quantity = target``; the check measures ``|quantity - target| / scale``."""
+
+    quantity: sp.Expr
+    target: sp.Expr
+    variable: sp.Symbol
+    point: sp.Expr
+    scale: sp.Expr = sp.Integer(1)
+
+    @cached_property
+    def _distance(self) -> _Evaluator:
+        return _Evaluator(sp.Abs(self.quantity - self.target) / self.scale)
+
+    def distance(self, values: Mapping[str, Any]) -> np.ndarray:
+        return self._distance(values)
+
+    def latex(self) -> str:
+        lim = sp.latex(sp.Symbol(self.variable.name)) + r" \to " + sp.latex(self.point)
+        return r"\lim_{" + lim + "} " + sp.latex(self.quantity) + " = " + sp.latex(self.target)
+
+    def text(self) -> str:
+        return f"lim_{{{self.variable} -> {self.point}}} {sp.sstr(self.quantity)} = {sp.sstr(self.target)}"
+
+    def digest(self) -> str:
+        return _digest("Limit", self.quantity, self.target, self.variable, self.point, self.scale)

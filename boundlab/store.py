@@ -1,0 +1,135 @@
+"""The results store: an SQLite file with one row per finished unit of work.
+
+Rows are keyed by everything that determines their numbers (scope, statement, parameters, fidelity, root
+seed, code version, backend, block). Each unit is written in its own transaction as soon as it finishes, so
+an interrupted run loses nothing it had finished and the next run picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_STORE = Path(".boundlab") / "results.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS units (
+    key TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    statement TEXT NOT NULL,
+    params TEXT NOT NULL,
+    fidelity TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    code_version TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    block INTEGER NOT NULL,
+    arrays BLOB,
+    meta TEXT,
+    runtime_s REAL NOT NULL,
+    created REAL NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class UnitKey:
+    scope: str
+    statement: str
+    params: str
+    fidelity: str
+    seed: int
+    code_version: str
+    backend: str
+    block: int
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(self.__dict__, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class UnitRecord:
+    arrays: dict[str, np.ndarray]
+    meta: Any
+    runtime_s: float
+
+
+def default_store_path() -> Path:
+    return Path(os.environ.get("BOUNDLAB_STORE", DEFAULT_STORE))
+
+
+def _pack(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _unpack(blob: bytes | None) -> dict[str, np.ndarray]:
+    if not blob:
+        return {}
+    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+class Store:
+    """SQLite-backed cache of finished units. ``Store(None)`` keeps everything in memory."""
+
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        self.path = None if path is None else Path(path)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(":memory:" if self.path is None else str(self.path), timeout=60)
+        self._conn.execute("PRAGMA journal_mode=WAL" if self.path is not None else "PRAGMA journal_mode=MEMORY")
+        self._conn.execute(_SCHEMA)
+        self._conn.commit()
+
+    def get(self, key: UnitKey) -> UnitRecord | None:
+        row = self._conn.execute(
+            "SELECT arrays, meta, runtime_s FROM units WHERE key = ?", (key.digest,)
+        ).fetchone()
+        if row is None:
+            return None
+        return UnitRecord(_unpack(row[0]), json.loads(row[1]) if row[1] else None, float(row[2]))
+
+    def put(self, key: UnitKey, record: UnitRecord) -> None:
+        with self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key.digest,
+                    key.scope,
+                    key.statement,
+                    key.params,
+                    key.fidelity,
+                    key.seed,
+                    key.code_version,
+                    key.backend,
+                    key.block,
+                    _pack(record.arrays) if record.arrays else None,
+                    json.dumps(record.meta) if record.meta is not None else None,
+                    record.runtime_s,
+                    time.time(),
+                ),
+            )
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
