@@ -261,7 +261,9 @@ class LimitClaim(Claim):
     statement_type: ClassVar[type[Statement]] = Limit
 
     def settings(self) -> dict[str, Any]:
-        return {"tol": self.tol, "statistic": self.statistic, "alpha": self.alpha}
+        assert isinstance(self.statement, Limit)
+        return {"variable": self.statement.variable.name, "tol": self.tol, "statistic": self.statistic,
+                "alpha": self.alpha}
 
     def decide(self, statement: Statement, points: Sequence[PointData], rng: np.random.Generator) -> Decision:
         assert isinstance(statement, Limit)

@@ -49,6 +49,7 @@ def sure_excess(lhs: np.ndarray, rhs: np.ndarray, op: str, rtol: float, atol: fl
         else:
             gap = np.abs(lhs - rhs)
         excess = gap / band
+    excess = np.where(np.isinf(band) & np.isinf(gap), np.where(gap > 0, np.inf, -np.inf), excess)
     both_inf = np.isinf(lhs) & np.isinf(rhs) & (np.sign(lhs) == np.sign(rhs))
     excess = np.where(both_inf, -np.inf, excess)
     if op == "<=":
@@ -399,10 +400,11 @@ def decide_limit(
             points,
             details=details,
         )
-    if end > start + tol:
+    if end > start and end > 0.01 * tol:
         return Decision(
             "inconclusive",
-            f"The distance is within {tol:g} at the end but grew along the sweep ({start:.3g} -> {end:.3g}).",
+            f"The distance is within {tol:g} at the end but grew along the sweep ({start:.3g} -> {end:.3g}); "
+            "a limit should be approached, not left.",
             points,
             details=details,
         )

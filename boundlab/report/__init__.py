@@ -1,0 +1,67 @@
+"""PDF reports: one per paper (identity, claims with typeset statements, figures, mutants) and an index."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.backends.backend_pdf import PdfPages
+
+from boundlab.engine import verify
+from boundlab.registry import Registry
+from boundlab.report.pages import claim_page, index_pages, paper_title_page
+from boundlab.results import Result
+from boundlab.version import __version__, code_version, git_commit, package_versions
+
+
+def provenance_footer(results: Sequence[Result], options: dict[str, Any]) -> str:
+    runtime = sum(r.runtime_s for r in results)
+    versions = ", ".join(f"{k} {v}" for k, v in package_versions().items())
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"BoundLab {__version__} · commit {git_commit()} · code {code_version()} · fidelity {options['fidelity']} · "
+        f"seed {options['seed']} · backend {options['backend']} · executor {options['executor']} · "
+        f"compute {runtime:.1f} s · {stamp}\n{versions}"
+    )
+
+
+def write_reports(
+    selectors: Sequence[str] | None,
+    output: str | Path,
+    *,
+    calibration_seeds: int = 200,
+    extra_modules: Sequence[str] = (),
+    **options: Any,
+) -> list[Path]:
+    """Verify the selected claims with their mutants, then write ``<paper-key>.pdf`` and ``index.pdf``."""
+    from boundlab.calibration import calibrate
+
+    options = {"fidelity": "standard", "seed": 0, "backend": "numpy", "executor": "serial", **options}
+    results = verify(selectors, mutants=True, extra_modules=extra_modules, **options)
+    registry = Registry.load(extra_modules)
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    by_paper: dict[str, list[Result]] = {}
+    for r in results:
+        by_paper.setdefault(r.paper, []).append(r)
+    paths = []
+    for key, paper_results in by_paper.items():
+        paper = registry.papers[key]
+        footer = provenance_footer(paper_results, options)
+        path = out / f"{key}.pdf"
+        with PdfPages(path, metadata={"Title": f"BoundLab report: {paper.title}", "Creator": "BoundLab"}) as pdf:
+            pdf.savefig(paper_title_page(paper, paper_results, footer))
+            for claim in (r for r in paper_results if not r.is_mutant):
+                mutants = [m for m in paper_results if m.mutant_of == claim.claim]
+                pdf.savefig(claim_page(paper, claim, mutants, footer))
+        paths.append(path)
+    calibration = calibrate(calibration_seeds) if calibration_seeds else None
+    index = out / "index.pdf"
+    with PdfPages(index, metadata={"Title": "BoundLab verdict index", "Creator": "BoundLab"}) as pdf:
+        for page in index_pages(registry, results, calibration, calibration_seeds,
+                                provenance_footer(results, options)):
+            pdf.savefig(page)
+    paths.append(index)
+    return paths

@@ -1,0 +1,187 @@
+"""Figures per claim kind, drawn from a Result's points: measured against bound, fitted slopes, ratios."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+
+from boundlab.results import Result
+
+BLUE, ORANGE, GREY, RED = "#2166ac", "#e08214", "0.45", "#b2182b"
+
+
+def sweep_axis(result: Result) -> tuple[str | None, np.ndarray]:
+    """The swept parameter (the rate or limit variable, else the first that varies) and its values."""
+    params = [p["params"] for p in result.points]
+    name = None
+    if result.exponent:
+        name = result.exponent["variable"]
+    elif result.kind == "limit":
+        name = result.details.get("variable") or result.settings.get("variable")
+    if name is None:
+        for key in params[0] if params else []:
+            values = {str(p.get(key)) for p in params}
+            if len(values) > 1 and all(isinstance(p.get(key), (int, float)) for p in params):
+                name = key
+                break
+    if name is None or any(not isinstance(p.get(name), (int, float)) for p in params):
+        return None, np.arange(len(params), dtype=float)
+    return name, np.array([float(p[name]) for p in params])
+
+
+def _errorbars(ax: Axes, x: np.ndarray, points: list[dict[str, Any]], **kw: Any) -> None:
+    est = np.array([np.nan if p["estimate"] is None else p["estimate"] for p in points], float)
+    ci = np.array([p["ci"] if p.get("ci") else [np.nan, np.nan] for p in points], dtype=float)
+    ci = np.where(np.isnan(ci), est[:, None], ci)
+    ax.errorbar(x, est, yerr=[est - ci[:, 0], ci[:, 1] - est], fmt="o", capsize=3, ms=4, **kw)
+
+
+def rate_figures(result: Result, axes: list[Axes]) -> None:
+    name, x = sweep_axis(result)
+    pts = result.points
+    est = np.array([p["estimate"] for p in pts], float)
+    shape = np.array([p["bound"] for p in pts], float)
+    ax = axes[0]
+    _errorbars(ax, x, pts, color=BLUE, label="measured mean (corrected CI)")
+    # The claimed shape, scaled to pass through the data's geometric centre (constants are not claimed).
+    scale = np.exp(np.mean(np.log(est)) - np.mean(np.log(shape))) if np.all(est > 0) else 1.0
+    xs = np.geomspace(x.min(), x.max(), 100)
+    ax.plot(x, scale * shape, "--", color=ORANGE, label="claimed shape (scaled)")
+    e = result.exponent or {}
+    if e.get("estimate") is not None and np.all(est > 0):
+        slope = e["estimate"]
+        intercept = np.mean(np.log(est)) - slope * np.mean(np.log(x))
+        lo, hi = e["ci"]
+        ax.plot(xs, np.exp(intercept) * xs**slope, "-", color=GREY, lw=1,
+                label=f"fit: slope {slope:.3f} [{lo:.3f}, {hi:.3f}]")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(name or "sweep point")
+    ax.set_ylabel("measured quantity")
+    ax.set_title(f"claimed local slope {e.get('claimed', float('nan')):.3f}", fontsize=8)
+    ax.legend(fontsize=6)
+    ratio_axis(result, axes[1], x, name)
+
+
+def ratio_axis(result: Result, ax: Axes, x: np.ndarray, name: str | None) -> None:
+    pts = result.points
+    ratio = np.array([np.nan if p["ratio"] is None else p["ratio"] for p in pts], float)
+    ok = np.isfinite(ratio) & (ratio > 0)
+    if not ok.any():
+        ax.text(0.5, 0.5, "no finite ratio", ha="center", transform=ax.transAxes)
+        return
+    r0 = ratio[ok][0]
+    ax.plot(x[ok], ratio[ok] / r0, "o-", color=BLUE, ms=4, label="measured / claimed shape (normalised)")
+    margin = result.details.get("margin", 0.1)
+    if len(x[ok]) > 1:
+        xs = np.geomspace(x[ok].min(), x[ok].max(), 50)
+        for sign in (-1, 1):
+            ax.plot(xs, (xs / x[ok][0]) ** (sign * margin), ":", color=GREY, lw=1)
+        ax.plot([], [], ":", color=GREY, label=f"residual slope ±{margin:g}")
+    s = result.details.get("residual_slope")
+    if s is not None:
+        ci = result.details["residual_ci"]
+        ax.set_title(f"residual slope {s:+.3f}, CI [{ci[0]:+.3f}, {ci[1]:+.3f}]", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(name or "sweep point")
+    ax.set_ylabel("ratio to claimed shape")
+    ax.legend(fontsize=6)
+
+
+def expectation_figures(result: Result, axes: list[Axes]) -> None:
+    name, x = sweep_axis(result)
+    pts = result.points
+    ax = axes[0]
+    _errorbars(ax, x, pts, color=BLUE, label="mean (Holm-level CI)")
+    bound = np.array([np.nan if p["bound"] is None else p["bound"] for p in pts], float)
+    ax.plot(x, bound, "s--", color=ORANGE, ms=4, label="bound")
+    if name and np.all(x > 0) and x.max() / x.min() > 20:
+        ax.set_xscale("log")
+    ax.set_xlabel(name or "sweep point")
+    ax.set_ylabel("value")
+    ax.legend(fontsize=6)
+    ax2 = axes[1]
+    ratio = np.array([np.nan if p["ratio"] is None else p["ratio"] for p in pts], float)
+    ax2.plot(x, ratio, "o-", color=BLUE, ms=4, label="mean / bound")
+    ax2.axhline(1.0, color=RED, lw=1, label="bound")
+    margin = result.settings.get("margin", 0.0)
+    if margin:
+        ax2.axhline(1.0 + margin, color=RED, lw=0.8, ls=":", label=f"bound x (1 + {margin:g})")
+    if name and np.all(x > 0) and x.max() / x.min() > 20:
+        ax2.set_xscale("log")
+    ax2.set_xlabel(name or "sweep point")
+    ax2.set_ylabel("ratio")
+    ax2.legend(fontsize=6)
+
+
+def sure_figures(result: Result, axes: list[Axes]) -> None:
+    name, x = sweep_axis(result)
+    pts = result.points
+    ax = axes[0]
+    rnd = np.array([np.nan if p.get("max_ratio") is None else p["max_ratio"] for p in pts], float)
+    adv = np.array([np.nan if p.get("max_ratio_search") is None else p["max_ratio_search"] for p in pts], float)
+    idx = np.arange(len(pts))
+    ax.plot(idx, rnd, "o", color=BLUE, ms=4, label="largest ratio (random and searched)")
+    if np.isfinite(adv).any():
+        ax.plot(idx, adv, "x", color=ORANGE, ms=6, label="largest ratio found by the search")
+    ax.axhline(1.0, color=RED, lw=1, label="bound (ratio 1)")
+    ax.set_xlabel("sweep point")
+    ax.set_ylabel("measured / bound")
+    ax.legend(fontsize=6)
+    ax2 = axes[1]
+    excess = np.array([np.nan if p.get("max_excess") is None else p["max_excess"] for p in pts], float)
+    finite = np.isfinite(excess)
+    ax2.plot(idx[finite], excess[finite], "o", color=BLUE, ms=4)
+    ax2.axhline(1.0, color=RED, lw=1, label="violation threshold")
+    ax2.set_yscale("symlog", linthresh=1.0)
+    ax2.set_xlabel("sweep point")
+    ax2.set_ylabel("worst excess / tolerance")
+    ax2.legend(fontsize=6)
+    labels = [", ".join(f"{k}={v}" for k, v in p["params"].items()) for p in pts]
+    if len(labels) <= 8:
+        for a in (ax, ax2):
+            a.set_xticks(idx, labels, rotation=30, ha="right", fontsize=6)
+
+
+def limit_figures(result: Result, axes: list[Axes]) -> None:
+    name, x = sweep_axis(result)
+    pts = result.points
+    ax = axes[0]
+    est = np.array([p["estimate"] for p in pts], float)
+    if pts and pts[0].get("ci"):
+        _errorbars(ax, x, pts, color=BLUE, label="mean distance (CI)")
+    else:
+        ax.plot(x, est, "o-", color=BLUE, ms=4, label="largest distance over replicates")
+    tol = result.settings.get("tol")
+    if tol:
+        ax.axhline(tol, color=RED, lw=1, ls="--", label=f"tolerance {tol:g}")
+    positive = est[np.isfinite(est)]
+    if positive.size and np.all(positive > 0):
+        ax.set_yscale("log")
+    if np.all(x > 0) and x.max() / max(x.min(), 1e-300) > 20:
+        ax.set_xscale("log")
+    ax.set_xlabel(name or "sweep point")
+    ax.set_ylabel("distance to the limit object")
+    ax.legend(fontsize=6)
+    axes[1].set_axis_off()
+    axes[1].text(0.0, 0.9, result.reason, fontsize=7, wrap=True, va="top", transform=axes[1].transAxes)
+
+
+DRAW = {"rate": rate_figures, "expectation": expectation_figures, "sure": sure_figures, "limit": limit_figures}
+
+
+def draw(result: Result, axes: list[Axes]) -> None:
+    if not result.points:
+        for ax in axes:
+            ax.set_axis_off()
+        axes[0].text(0, 0.5, "No measurements (see the verdict's reason).", fontsize=8)
+        return
+    DRAW[result.kind](result, axes)
+    for ax in axes:
+        ax.tick_params(labelsize=7)
+        ax.xaxis.label.set_size(8)
+        ax.yaxis.label.set_size(8)
+        ax.grid(True, which="major", alpha=0.25)

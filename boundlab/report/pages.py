@@ -1,0 +1,184 @@
+"""The pages of a report: a paper's title page, one page per claim, and the index pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from boundlab.papers import Paper
+from boundlab.registry import Registry
+from boundlab.report.figures import draw, sweep_axis
+from boundlab.report.layout import MARGIN, VERDICT_COLOURS, Page, fmt
+from boundlab.results import Result
+
+VERDICT_HELP = (
+    "consistent: no violation found, with the power the experiment states. violated: a counterexample instance "
+    "(saved with its seed) or a statistically significant deviation. inconclusive: the confidence interval cannot "
+    "tell the claim from its mutants. A numerical check can refute a theorem, never prove it."
+)
+
+
+def headline(r: Result) -> str:
+    """The one number a reader looks at first: the fitted exponent, the tightness, or the final distance."""
+    if r.kind == "rate" and r.exponent and r.exponent.get("estimate") is not None:
+        e = r.exponent
+        return f"exponent in {e['variable']}: {e['estimate']:.3f} [{e['ci'][0]:.3f}, {e['ci'][1]:.3f}]"
+    if r.tightness is not None:
+        return f"tightness {r.tightness:.4g}"
+    if r.kind == "limit" and r.points:
+        return f"final distance {fmt(r.points[-1]['estimate'])}"
+    return "—"
+
+
+def mutant_tally(claim: Result, results: Sequence[Result]) -> str:
+    mutants = [m for m in results if m.mutant_of == claim.claim]
+    if not mutants:
+        return "—"
+    return f"{sum(m.verdict == 'violated' for m in mutants)}/{len(mutants)}"
+
+
+def paper_title_page(paper: Paper, results: Sequence[Result], footer: str) -> Figure:
+    page = Page(footer, header="BoundLab report")
+    page.text(paper.title, size=16, weight="bold", width=60)
+    page.text(", ".join(paper.authors), size=10, width=95)
+    page.text(f"{paper.venue} {paper.year} · arXiv:{paper.arxiv} · key {paper.key}", size=9, color="0.3")
+    page.y -= 0.01
+    page.rule()
+    claims = [r for r in results if not r.is_mutant]
+    page.text("Verdicts", size=12, weight="bold")
+    page.table(
+        ["claim", "kind", "statement from", "headline number", "mutants refuted", "verdict"],
+        [[c.claim.split("/", 1)[1], c.kind, c.statement["provenance"], headline(c), mutant_tally(c, results),
+          c.verdict] for c in claims],
+        [0.25, 0.1, 0.13, 0.3, 0.11, 0.11],
+    )
+    page.y -= 0.01
+    page.text(VERDICT_HELP, size=8, color="0.3", width=120)
+    weak = [c.claim for c in claims if c.weak_check]
+    if weak:
+        page.text("Weak checks (no mutant refuted): " + ", ".join(weak), size=9, color=VERDICT_COLOURS["violated"])
+    page.y -= 0.01
+    page.text("How to read the claim pages", size=11, weight="bold")
+    page.text(
+        "Each claim page gives the statement as encoded (typeset from its sympy expression), whether it is quoted "
+        "from the paper or reconstructed, the experiment and the decision rule, the verdict with its reason, and "
+        "two figures. Rate claims: the measured quantity against the claimed shape on log-log axes with "
+        "corrected confidence intervals and the fitted slope; the ratio to the claimed shape, whose residual slope "
+        "must stay within the stated margin. Sure claims: the largest measured/bound ratio over random instances "
+        "and over an adversarial search. Expectation claims: Monte Carlo means with Holm-corrected intervals "
+        "against the bound. Limit claims: the distance to the reference object along the sweep. The table at the "
+        "bottom lists the mutants, deliberately wrong variants that the same experiment must refute.",
+        size=8, width=125,
+    )
+    return page.close()
+
+
+def _setup_text(r: Result) -> str:
+    name, values = sweep_axis(r)
+    n_points = len(r.points)
+    reps = sorted({p["replicates"] for p in r.points})
+    sweep = f"{n_points} sweep point(s)"
+    if name:
+        shown = ", ".join(fmt(float(v), 4) for v in values[:12]) + (" ..." if len(values) > 12 else "")
+        sweep += f" over {name} = {shown}"
+    fixed = {k: v for k, v in (r.points[0]["params"] if r.points else {}).items() if k != name}
+    if fixed and all(all(p["params"].get(k) == v for p in r.points) for k, v in fixed.items()):
+        sweep += "; fixed " + ", ".join(f"{k} = {v}" for k, v in fixed.items())
+    rep_text = "/".join(str(x) for x in reps) or "0"
+    settings = ", ".join(f"{k} = {v}" for k, v in r.settings.items())
+    return f"{r.experiment.get('description', '')} {sweep}; {rep_text} replicate(s) per point. Decision: {settings}."
+
+
+def claim_page(paper: Paper, r: Result, mutants: Sequence[Result], footer: str) -> Figure:
+    page = Page(footer, header=f"{paper.title} — {paper.key}")
+    page.badge(r.verdict)
+    page.text(r.claim, size=13, weight="bold", width=70)
+    prov = r.statement["provenance"]
+    page.text(f"{r.kind} claim · {prov}: {r.statement['source']}", size=8, color="0.3", width=130)
+    page.math(r.statement["latex"], r.statement["text"], size=13)
+    if r.description:
+        page.text(r.description, size=8.5, width=125)
+    if r.assumptions:
+        page.text("Assumptions: " + "; ".join(r.assumptions), size=8, width=130, color="0.2")
+    page.text("Setup: " + _setup_text(r), size=8, width=130, color="0.2")
+    page.text("Verdict: " + r.reason, size=8.5, width=120, color=VERDICT_COLOURS.get(r.verdict, "black"))
+    facts = [headline(r)]
+    if r.counterexample:
+        cex = r.counterexample
+        shown = {k: cex[k] for k in ("params", "lhs", "rhs", "estimate", "bound", "distance", "found_by", "block",
+                                     "index", "seed") if k in cex}
+        facts.append("counterexample: " + ", ".join(f"{k} = {fmt(v, 6)}" for k, v in shown.items()))
+    facts.append(f"runtime {r.runtime_s:.1f} s, units {r.units.get('total', 0)} ({r.units.get('cached', 0)} cached)")
+    page.text(" · ".join(facts), size=8, width=130)
+    if r.weak_check:
+        page.text("Weak check: none of this claim's mutants was refuted by this experiment.", size=9,
+                  color=VERDICT_COLOURS["violated"], weight="bold")
+    axes = page.axes(min(0.33, page.remaining() - 0.2))
+    draw(r, axes)
+    if mutants:
+        page.text("Mutants (deliberately wrong variants; each must come out violated)", size=10, weight="bold")
+        page.table(
+            ["mutant", "statement", "the error it encodes", "why", "verdict"],
+            [[m.claim.split("~", 1)[1], m.statement["text"], m.description, m.reason, m.verdict] for m in mutants],
+            [0.16, 0.2, 0.2, 0.32, 0.12],
+            size=6.5,
+        )
+    else:
+        page.text("This claim declares no mutant.", size=9, color=VERDICT_COLOURS["violated"])
+    return page.close()
+
+
+def index_pages(
+    registry: Registry,
+    results: Sequence[Result],
+    calibration: dict[str, list[dict[str, Any]]] | None,
+    seeds: int,
+    footer: str,
+) -> list[Figure]:
+    pages = []
+    page = Page(footer, header="BoundLab")
+    page.text("BoundLab — verdict index", size=16, weight="bold")
+    papers = sorted({r.paper for r in results})
+    for key in papers:
+        p = registry.papers[key]
+        page.text(f"{key}: {p.title} ({', '.join(p.authors)}; {p.venue} {p.year}; arXiv:{p.arxiv})", size=8,
+                  width=140)
+    page.y -= 0.01
+    claims = [r for r in results if not r.is_mutant]
+    rows = [[c.claim, c.kind, headline(c), mutant_tally(c, results), f"{c.runtime_s:.1f}", c.verdict] for c in claims]
+    page.table(["claim", "kind", "tightness / exponent", "mutants refuted", "runtime s", "verdict"], rows,
+               [0.38, 0.09, 0.27, 0.1, 0.07, 0.09], size=7)
+    page.y -= 0.01
+    page.text(VERDICT_HELP, size=7.5, color="0.3", width=140)
+    pages.append(page.close())
+    if calibration is not None:
+        page = Page(footer, header="BoundLab")
+        page.text("Calibration of the decision rules", size=14, weight="bold")
+        page.text(
+            f"Synthetic claims whose truth is known, each decided over {seeds} seeds with the same functions the "
+            "engine uses. False-violation rate: how often a true claim (some sitting exactly at the edge of their "
+            "margin) came out violated; nominal level 0.05 (0 for sure claims). Power: how often a mutant of the "
+            "stated size came out violated. Intervals are Clopper-Pearson 95%.",
+            size=8.5, width=125,
+        )
+        page.text("False-violation rate on true claims", size=11, weight="bold")
+        page.table(["synthetic claim", "rate", "95% interval", "nominal"],
+                   [[c["name"], f"{c['rate']:.3f}", f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]", fmt(c["nominal"])]
+                    for c in calibration["false_violation"]], [0.55, 0.12, 0.2, 0.13])
+        page.y -= 0.01
+        page.text("Power against mutants of a stated size", size=11, weight="bold")
+        page.table(["mutant (effect size)", "power", "95% interval"],
+                   [[c["name"], f"{c['rate']:.3f}", f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]"]
+                    for c in calibration["power"]], [0.6, 0.15, 0.25])
+        pages.append(page.close())
+    return pages
+
+
+def close_all() -> None:
+    plt.close("all")
+
+
+__all__ = ["MARGIN", "claim_page", "close_all", "index_pages", "paper_title_page"]

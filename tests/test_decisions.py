@@ -1,0 +1,85 @@
+"""Decision rules on hand-made data: each branch (consistent, violated, inconclusive) is reachable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from boundlab.decisions import (
+    MeanEvidence,
+    SureEvidence,
+    decide_expectation,
+    decide_limit,
+    decide_rate,
+    decide_sure,
+    sure_excess,
+    sure_ratio,
+)
+from boundlab.stats import holm, ols_slope
+
+
+def test_holm_matches_its_definition() -> None:
+    p = [0.01, 0.04, 0.03, 0.2]
+    # Sorted: 0.01 <= 0.05/4 yes; 0.03 <= 0.05/3 no -> stop. Only the first is rejected.
+    assert holm(p, 0.05).tolist() == [True, False, False, False]
+    assert holm([0.001, 0.001], 0.05).tolist() == [True, True]
+
+
+def test_ols_slope_recovers_a_line_batchwise() -> None:
+    x = np.log([1.0, 2.0, 4.0, 8.0])
+    y = np.stack([3 * x + 1, -0.5 * x])
+    np.testing.assert_allclose(ols_slope(x, y), [3.0, -0.5])
+
+
+def test_sure_excess_handles_infinite_bounds_and_identities() -> None:
+    excess = sure_excess(np.array([1.0, 1.0, 2.0]), np.array([np.inf, 1.0, 1.0]), "<=", 1e-9, 0.0)
+    assert excess[0] == -np.inf and excess[1] == 0.0 and excess[2] > 1
+    assert sure_excess(np.array([1.0]), np.array([np.inf]), "==", 1e-9, 1e-12)[0] == np.inf
+    np.testing.assert_allclose(sure_ratio(np.array([1.0, 2.0]), np.array([2.0, 1.0]), ">="), [2.0, 0.5])
+
+
+def test_sure_violation_keeps_the_worst_instance() -> None:
+    ev = SureEvidence({"m": 3}, np.array([0.5, 1.2, 0.9]), np.ones(3), [{"index": i} for i in range(3)])
+    d = decide_sure([ev], "<=", 1e-9, 0.0)
+    assert d.verdict == "violated" and d.counterexample["index"] == 1
+    assert d.tightness == pytest.approx(1.2)
+    ok = decide_sure([SureEvidence({}, np.array([0.5]), np.ones(1), [{"index": 0}])], "<=", 1e-9, 0.0)
+    assert ok.verdict == "consistent" and ok.tightness == pytest.approx(0.5)
+
+
+def test_expectation_three_outcomes() -> None:
+    rng = np.random.default_rng(1)
+    far_below = [MeanEvidence({"i": i}, 0.5 + 0.01 * rng.standard_normal(200), np.ones(200)) for i in range(3)]
+    assert decide_expectation(far_below, "<=", 0.0, 0.05).verdict == "consistent"
+    far_above = [MeanEvidence({"i": 0}, 2.0 + 0.01 * rng.standard_normal(200), np.ones(200))]
+    assert decide_expectation(far_above, "<=", 0.0, 0.05).verdict == "violated"
+    at_bound = [MeanEvidence({"i": 0}, 1.0 + rng.standard_normal(20), np.ones(20))]
+    assert decide_expectation(at_bound, "<=", 0.0, 0.05).verdict == "inconclusive"
+    equal = [MeanEvidence({"i": 0}, 1.0 + 0.001 * rng.standard_normal(50), np.ones(50))]
+    assert decide_expectation(equal, "==", 0.01, 0.05).verdict == "consistent"
+
+
+def test_rate_orders_and_inconclusive_short_sweep() -> None:
+    rng = np.random.default_rng(2)
+    x = np.array([10.0, 100.0, 1000.0, 10000.0])
+    samples = [v**0.5 * rng.lognormal(-0.125, 0.5, 200) for v in x]
+    assert decide_rate(x, samples, x**0.5, "Theta", 0.1, 0.05, rng).verdict == "consistent"
+    assert decide_rate(x, samples, x**0.5, "Omega", 0.1, 0.05, rng).verdict == "consistent"
+    assert decide_rate(x, samples, x**1.0, "Omega", 0.1, 0.05, rng).verdict == "violated"
+    assert decide_rate(x, samples, x**0.0, "O", 0.1, 0.05, rng).verdict == "violated"
+    short = np.array([10.0, 11.0])
+    noisy = [v**0.5 * rng.lognormal(-0.5, 1.0, 10) for v in short]
+    assert decide_rate(short, noisy, short**0.5, "Theta", 0.1, 0.05, rng).verdict == "inconclusive"
+    negative = [-np.ones(5), np.ones(5)]
+    assert decide_rate(short, negative, short, "O", 0.1, 0.05, rng).verdict == "inconclusive"
+
+
+def test_limit_reaches_settles_or_grows() -> None:
+    x = np.array([1.0, 10.0, 100.0])
+    final = x == 100.0
+    reach = [np.full(4, 1.0 / v**3) for v in x]
+    assert decide_limit(x, reach, 1e-5, final, "max", 0.05).verdict == "consistent"
+    settle = [np.full(4, 0.1 + 1 / v) for v in x]
+    assert decide_limit(x, settle, 1e-5, final, "max", 0.05).verdict == "violated"
+    grow = [np.full(4, 1e-8 * v) for v in x]  # 1e-8 -> 1e-6: below tol, but moving away
+    assert decide_limit(x, grow, 1e-5, final, "max", 0.05).verdict == "inconclusive"
