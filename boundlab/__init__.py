@@ -16,7 +16,7 @@ from boundlab.errors import BoundLabError, MeasurementError, UsageError
 from boundlab.experiments import FIDELITIES, Budget, Experiment, Search, grid
 from boundlab.papers import Paper
 from boundlab.results import Result
-from boundlab.statements import Asymptotic, Expectation, Limit, Relation
+from boundlab.statements import Asymptotic, Expectation, Limit, Relation, quantity
 from boundlab.version import __version__
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "grid",
+    "quantity",
     "quoted",
     "reconstructed",
     "verify",

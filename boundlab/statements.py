@@ -39,6 +39,22 @@ class Expectation(sp.Function):
         return "E[" + printer._print(self.args[0]) + "]"
 
 
+_LATEX_NAMES: dict[sp.Symbol, str] = {}
+
+
+def quantity(name: str, latex: str | None = None) -> sp.Symbol:
+    """A measured quantity: a symbol evaluated from the measurement called ``name``, typeset as ``latex``."""
+    symbol = sp.Symbol(name, real=True)
+    if latex is not None:
+        _LATEX_NAMES[symbol] = latex
+    return symbol
+
+
+def to_latex(expr: sp.Basic) -> str:
+    """LaTeX of an expression, with the typeset names given to measured quantities."""
+    return sp.latex(expr, symbol_names=_LATEX_NAMES)
+
+
 def _plain(expr: sp.Expr) -> sp.Expr:
     """Replace E[Q] by Q and every applied undefined function R(T) by the symbol R."""
     expr = expr.replace(lambda e: isinstance(e, Expectation), lambda e: e.args[0])
@@ -131,7 +147,7 @@ class Relation(Statement):
         return self.lhs(values), self.rhs(values)
 
     def latex(self) -> str:
-        return sp.latex(self.relation)
+        return to_latex(self.relation)
 
     def text(self) -> str:
         return sp.sstr(self.relation)
@@ -179,7 +195,7 @@ class Asymptotic(Statement):
         return float(a), float(b)
 
     def latex(self) -> str:
-        return f"{sp.latex(self.quantity)} = {_ORDER_LATEX[self.order]}\\left({sp.latex(self.shape)}\\right)"
+        return f"{to_latex(self.quantity)} = {_ORDER_LATEX[self.order]}\\left({to_latex(self.shape)}\\right)"
 
     def text(self) -> str:
         return f"{sp.sstr(self.quantity)} = {self.order}({sp.sstr(self.shape)})"
@@ -206,8 +222,8 @@ class Limit(Statement):
         return self._distance(values)
 
     def latex(self) -> str:
-        lim = sp.latex(sp.Symbol(self.variable.name)) + r" \to " + sp.latex(self.point)
-        return r"\lim_{" + lim + "} " + sp.latex(self.quantity) + " = " + sp.latex(self.target)
+        lim = to_latex(sp.Symbol(self.variable.name)) + r" \to " + to_latex(self.point)
+        return r"\lim_{" + lim + "} " + to_latex(self.quantity) + " = " + to_latex(self.target)
 
     def text(self) -> str:
         return f"lim_{{{self.variable} -> {self.point}}} {sp.sstr(self.quantity)} = {sp.sstr(self.target)}"

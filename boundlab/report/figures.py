@@ -5,11 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from matplotlib import ticker
 from matplotlib.axes import Axes
 
 from boundlab.results import Result
 
 BLUE, ORANGE, GREY, RED = "#2166ac", "#e08214", "0.45", "#b2182b"
+
+
+def _plain_log_axis(axis: Any, values: np.ndarray | None = None) -> None:
+    """Readable log-axis labels: the sweep values themselves when few, else 1-2-5 ticks; no minor labels."""
+    if values is not None and 1 < len(values) <= 9:
+        axis.set_major_locator(ticker.FixedLocator(values))
+    else:
+        axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
 
 
 def sweep_axis(result: Result) -> tuple[str | None, np.ndarray]:
@@ -58,6 +69,8 @@ def rate_figures(result: Result, axes: list[Axes]) -> None:
                 label=f"fit: slope {slope:.3f} [{lo:.3f}, {hi:.3f}]")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _plain_log_axis(ax.xaxis, x)
+    _plain_log_axis(ax.yaxis)
     ax.set_xlabel(name or "sweep point")
     ax.set_ylabel("measured quantity")
     ax.set_title(f"claimed local slope {e.get('claimed', float('nan')):.3f}", fontsize=8)
@@ -85,9 +98,9 @@ def ratio_axis(result: Result, ax: Axes, x: np.ndarray, name: str | None) -> Non
         ci = result.details["residual_ci"]
         ax.set_title(f"residual slope {s:+.3f}, CI [{ci[0]:+.3f}, {ci[1]:+.3f}]", fontsize=8)
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    _plain_log_axis(ax.xaxis, x)
     ax.set_xlabel(name or "sweep point")
-    ax.set_ylabel("ratio to claimed shape")
+    ax.set_ylabel("ratio to claimed shape (first point = 1)")
     ax.legend(fontsize=6)
 
 
@@ -100,6 +113,7 @@ def expectation_figures(result: Result, axes: list[Axes]) -> None:
     ax.plot(x, bound, "s--", color=ORANGE, ms=4, label="bound")
     if name and np.all(x > 0) and x.max() / x.min() > 20:
         ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis, x)
     ax.set_xlabel(name or "sweep point")
     ax.set_ylabel("value")
     ax.legend(fontsize=6)
@@ -112,6 +126,7 @@ def expectation_figures(result: Result, axes: list[Axes]) -> None:
         ax2.axhline(1.0 + margin, color=RED, lw=0.8, ls=":", label=f"bound x (1 + {margin:g})")
     if name and np.all(x > 0) and x.max() / x.min() > 20:
         ax2.set_xscale("log")
+        _plain_log_axis(ax2.xaxis, x)
     ax2.set_xlabel(name or "sweep point")
     ax2.set_ylabel("ratio")
     ax2.legend(fontsize=6)
@@ -163,6 +178,7 @@ def limit_figures(result: Result, axes: list[Axes]) -> None:
         ax.set_yscale("log")
     if np.all(x > 0) and x.max() / max(x.min(), 1e-300) > 20:
         ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis, x)
     ax.set_xlabel(name or "sweep point")
     ax.set_ylabel("distance to the limit object")
     ax.legend(fontsize=6)

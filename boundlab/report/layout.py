@@ -6,12 +6,10 @@ import textwrap
 from collections.abc import Sequence
 from functools import cache
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.mathtext import MathTextParser  # noqa: E402
+import matplotlib.lines
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.mathtext import MathTextParser
 
 A4 = (8.27, 11.69)
 MARGIN = 0.07
@@ -41,7 +39,7 @@ class Page:
     """A portrait A4 page filled top to bottom; ``y`` is the next free line in figure coordinates."""
 
     def __init__(self, footer: str, header: str = "") -> None:
-        self.fig: Figure = plt.figure(figsize=A4)
+        self.fig = Figure(figsize=A4)  # no pyplot: no GUI backend, nothing left open
         self.y = 1.0 - MARGIN
         if header:
             self.fig.text(MARGIN, 1.0 - MARGIN / 2, header, fontsize=7, color="0.4", va="center")
@@ -74,7 +72,7 @@ class Page:
         self.fig.add_artist(matplotlib.lines.Line2D([MARGIN, 1 - MARGIN], [self.y, self.y], color="0.7", lw=0.6))
         self.y -= 0.008
 
-    def axes(self, height: float, columns: int = 2) -> list[plt.Axes]:
+    def axes(self, height: float, columns: int = 2) -> list[Axes]:
         """A row of plot axes occupying ``height`` of the page below the current line."""
         bottom = self.y - height
         width = (1 - 2 * MARGIN - 0.08 * (columns - 1)) / columns

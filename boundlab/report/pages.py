@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from boundlab.papers import Paper
 from boundlab.registry import Registry
 from boundlab.report.figures import draw, sweep_axis
-from boundlab.report.layout import MARGIN, VERDICT_COLOURS, Page, fmt
+from boundlab.report.layout import VERDICT_COLOURS, Page, fmt
 from boundlab.results import Result
 
 VERDICT_HELP = (
@@ -176,9 +175,3 @@ def index_pages(
         pages.append(page.close())
     return pages
 
-
-def close_all() -> None:
-    plt.close("all")
-
-
-__all__ = ["MARGIN", "claim_page", "close_all", "index_pages", "paper_title_page"]

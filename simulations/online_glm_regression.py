@@ -1,0 +1,59 @@
+"""Monte Carlo for online linear regression with Gaussian noise (Zhao, Zhou, He, Gu, ICML 2023).
+
+Each replicate draws its own unit-norm theta*, then a stream x_t ~ N(0, I/d), y_t = <x_t, theta*> + sigma eps_t.
+FTRL with the squared loss and regulariser lam ||theta||^2 (online ridge) runs on all replicates at once
+(solvers.online_regression); the random numbers are drawn with NumPy and moved to the backend, so every
+backend sees the same data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from boundlab.backends import to_numpy
+from solvers.online_regression import Stream, run_online_ridge
+
+
+def unit_vectors(rng: np.random.Generator, count: int, d: int) -> np.ndarray:
+    """``count`` directions uniform on the unit sphere of R^d."""
+    v = rng.standard_normal((count, d))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def gaussian_stream(rng: np.random.Generator, xp: Any, theta_star: np.ndarray, sigma: float) -> Stream:
+    """A data source for run_online_ridge: x ~ N(0, I/d), y = <x, theta*> + sigma N(0, 1), per replicate."""
+    replicates, d = theta_star.shape
+
+    def stream(t0: int, t1: int) -> tuple[Any, Any, Any]:
+        n = t1 - t0
+        x = rng.standard_normal((replicates, n, d)) / math.sqrt(d)
+        f_star = np.einsum("rnd,rd->rn", x, theta_star)
+        y = f_star + sigma * rng.standard_normal((replicates, n))
+        return xp.asarray(x), xp.asarray(y), xp.asarray(f_star)
+
+    return stream
+
+
+def measure_regret(params: Mapping[str, Any], rng: np.random.Generator, n: int, xp: Any) -> dict[str, np.ndarray]:
+    """Regrets after T rounds, and the growth of the regret per unit of log T between T/10 and T.
+
+    Returns per replicate: ``R`` (realised regret against theta*), ``R_pseudo`` (sum of (yhat - <x, theta*>)^2),
+    ``R_hindsight`` (regret against the best fixed linear predictor in hindsight, OLS), and
+    ``dR = (R(T) - R(T/10)) / log 10``, which removes the constant terms (the ridge bias lam ||theta*||^2)
+    that would otherwise blur the sigma and d exponents at small sigma.
+    """
+    T, d, sigma, lam = int(params["T"]), int(params["d"]), float(params["sigma"]), float(params["lam"])
+    theta_star = unit_vectors(rng, n, d)
+    checkpoints = (T // 10, T)
+    result = run_online_ridge(gaussian_stream(rng, xp, theta_star, sigma), T, lam, checkpoints)
+    regret = to_numpy(result.regret)
+    return {
+        "R": regret[:, 1],
+        "R_pseudo": to_numpy(result.pseudo_regret)[:, 1],
+        "R_hindsight": to_numpy(result.hindsight_regret)[:, 1],
+        "dR": (regret[:, 1] - regret[:, 0]) / math.log(10.0),
+    }
