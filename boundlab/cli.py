@@ -144,11 +144,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"papers": list(papers.values())}, indent=2))
         return 0
+    width = max((len(c["id"]) for p in papers.values() for c in p["claims"]), default=40) + 2
     for p in papers.values():
         print(f"{p['key']}: {p['title']}")
         print(f"    {', '.join(p['authors'])}. {p['venue']} {p['year']}. arXiv:{p['arxiv']}")
         for c in p["claims"]:
-            print(f"  {c['id']:<52} {c['kind']:<12} {c['statement']['provenance']:<14} "
+            print(f"  {c['id']:<{width}} {c['kind']:<12} {c['statement']['provenance']:<14} "
                   f"{len(c['mutants'])} mutant(s)")
             print(f"      {c['statement']['text']}")
         print()

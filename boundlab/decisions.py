@@ -124,7 +124,11 @@ def decide_sure(evidence: Sequence[SureEvidence], op: str, rtol: float, atol: fl
                 float(excess[i]),
                 {"params": dict(ev.params), "lhs": lhs_i, "rhs": rhs_i, "excess": float(excess[i]), **info},
             )
-    tightness = float(np.max(ratios_all)) if ratios_all else None
+    if op == "==":
+        # For an identity the tightness is the largest deviation as a fraction of the tolerance band.
+        tightness = max((p["max_excess"] for p in points if p["max_excess"] is not None), default=None)
+    else:
+        tightness = float(np.max(ratios_all)) if ratios_all else None
     tol_text = f"rtol={rtol:g}, atol={atol:g}"
     if n_violations:
         assert worst is not None

@@ -313,10 +313,10 @@ class _Run:
 
 
 def _flag_weak_checks(results: list[Result]) -> None:
-    """A claim whose mutants were all run and none came out violated is a weak check."""
+    """A claim whose mutants ran (errors aside) and none came out violated is a weak check."""
     by_parent: dict[str, list[Result]] = {}
     for r in results:
-        if r.mutant_of:
+        if r.mutant_of and r.verdict != "error":
             by_parent.setdefault(r.mutant_of, []).append(r)
     for r in results:
         mutants = by_parent.get(r.claim)

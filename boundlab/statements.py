@@ -150,7 +150,7 @@ class Relation(Statement):
         return to_latex(self.relation)
 
     def text(self) -> str:
-        return sp.sstr(self.relation)
+        return f"{sp.sstr(self.relation.lhs)} {self.op} {sp.sstr(self.relation.rhs)}"
 
     def digest(self) -> str:
         return _digest("Relation", self.relation)

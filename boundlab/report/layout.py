@@ -91,15 +91,20 @@ class Page:
         for w in widths[:-1]:
             xs.append(xs[-1] + w * total)
         step = size / 72 * 1.35 / A4[1]
-        for i, cell in enumerate(header):
-            self.fig.text(xs[i], self.y, cell, fontsize=size, weight="bold", va="top")
-        self.y -= step
+
+        def wrap(cells: Sequence[object], bold: bool = False) -> list[list[str]]:
+            chars = 115 if bold else 128
+            return [textwrap.wrap(str(c), width=max(int(widths[i] * chars * 7.5 / size), 4)) or [""]
+                    for i, c in enumerate(cells)]
+
+        head = wrap(header, bold=True)
+        for i, lines in enumerate(head):
+            for j, line in enumerate(lines):
+                self.fig.text(xs[i], self.y - j * step, line, fontsize=size, weight="bold", va="top")
+        self.y -= max(len(h) for h in head) * step
         self.rule()
         for r, row in enumerate(rows):
-            wrapped = [
-                textwrap.wrap(str(cell), width=max(int(widths[i] * 128 * 7.5 / size), 4)) or [""]
-                for i, cell in enumerate(row)
-            ]
+            wrapped = wrap(row)
             height = max(len(w) for w in wrapped)
             for i, lines in enumerate(wrapped):
                 colour = colours[r] if colours and i == len(row) - 1 and colours[r] else "black"

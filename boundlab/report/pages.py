@@ -41,7 +41,7 @@ def mutant_tally(claim: Result, results: Sequence[Result]) -> str:
 
 def paper_title_page(paper: Paper, results: Sequence[Result], footer: str) -> Figure:
     page = Page(footer, header="BoundLab report")
-    page.text(paper.title, size=16, weight="bold", width=60)
+    page.text(paper.title, size=16, weight="bold", width=50)
     page.text(", ".join(paper.authors), size=10, width=95)
     page.text(f"{paper.venue} {paper.year} · arXiv:{paper.arxiv} · key {paper.key}", size=9, color="0.3")
     page.y -= 0.01
