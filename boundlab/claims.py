@@ -86,7 +86,11 @@ class Entry:
 
 @dataclass(eq=False)
 class Claim:
-    """Base of the four kinds. ``module`` is filled in by the registry (the theorem module's import name)."""
+    """Base of the four kinds. ``module`` is filled in by the registry (the theorem module's import name).
+
+    ``diagnostics`` names measured quantities (a plan's feasibility gap, a solver's certified gap) that every
+    result reports per sweep point (median and max) without entering the verdict.
+    """
 
     name: str
     paper: Paper
@@ -96,6 +100,7 @@ class Claim:
     description: str = ""
     assumptions: tuple[str, ...] = ()
     mutants: tuple[Mutant, ...] = ()
+    diagnostics: tuple[str, ...] = ()
     module: str = ""
 
     kind: ClassVar[str] = ""

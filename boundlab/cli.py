@@ -88,23 +88,12 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _summary_number(r: Result) -> str:
-    if r.kind == "rate" and r.exponent and r.exponent.get("estimate") is not None:
-        e = r.exponent
-        return f"exponent {e['estimate']:.3f} (claimed {e['claimed']:.3f}) in {e['variable']}"
-    if r.tightness is not None:
-        return f"tightness {r.tightness:.4g}"
-    if r.kind == "limit" and r.points:
-        return f"final distance {r.points[-1]['estimate']:.3g}"
-    return ""
-
-
 def print_table(results: Sequence[Result], out: Any = sys.stdout) -> None:
     width = max((len(r.claim) for r in results), default=10) + 2
     for r in results:
         mark = "ok " if r.passed else "!! "
         label = ("  " + r.claim.split("~", 1)[1] + " (mutant)") if r.is_mutant else r.claim
-        print(f"{mark}{label:<{width}} {r.kind:<12} {r.verdict:<13} {_summary_number(r):<48} {r.runtime_s:7.2f}s",
+        print(f"{mark}{label:<{width}} {r.kind:<12} {r.verdict:<13} {r.headline():<58} {r.runtime_s:7.2f}s",
               file=out)
         if not r.passed:
             print(f"     {r.reason}", file=out)

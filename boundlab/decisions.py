@@ -101,11 +101,19 @@ def decide_sure(evidence: Sequence[SureEvidence], op: str, rtol: float, atol: fl
         searched_ratio = sure_ratio(
             np.array([s["lhs"] for s in ev.searched]), np.array([s["rhs"] for s in ev.searched]), op
         )
+        n_random = int(np.size(ev.lhs))
+        spread_of = np.abs(excess[:n_random]) if op == "==" else ratio[:n_random]
+        spread_of = spread_of[np.isfinite(spread_of)]
         points.append(
             {
                 "params": dict(ev.params),
-                "replicates": int(np.size(ev.lhs)),
+                "replicates": n_random,
                 "searched": len(ev.searched),
+                "spread": {
+                    "of": "|deviation| / tolerance" if op == "==" else "measured / bound",
+                    "quantiles": [float(v) for v in np.quantile(spread_of, [0, 0.25, 0.5, 0.75, 1])]
+                    if spread_of.size else None,
+                },
                 "estimate": _f(lhs[i]),
                 "ci": None,
                 "bound": _f(rhs[i]),
@@ -140,15 +148,18 @@ def decide_sure(evidence: Sequence[SureEvidence], op: str, rtol: float, atol: fl
             points,
             tightness=tightness,
             counterexample=cex,
-            details={"violations": n_violations},
+            details={"violations": n_violations, "op": op},
         )
     total = sum(p["replicates"] + p["searched"] for p in points)
+    searched = sum(p["searched"] for p in points)
+    how = f"{total - searched} random draws and {searched} adversarial searches" if searched else (
+        f"{total} random draws, no adversarial search")
     return Decision(
         "consistent",
-        f"No violation among {total} instances (random draws and adversarial search; {tol_text}).",
+        f"No violation among {total} instances ({how}; {tol_text}).",
         points,
         tightness=tightness,
-        details={"violations": 0},
+        details={"violations": 0, "op": op},
     )
 
 

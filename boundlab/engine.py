@@ -253,6 +253,7 @@ class _Run:
             scope = scopes[f"{claim.paper.key}/{claim.experiment.name}"]
             start = time.perf_counter()
             decision = self._decide(entry, scope, data.get(scope.name, []), searched.get(entry.id))
+            _attach_diagnostics(decision, claim.diagnostics, data.get(scope.name, []))
             runtime = scope.runtime_s + search_runtime.get(entry.id, 0.0) + time.perf_counter() - start
             results.append(self._result(entry, scope, decision, runtime))
         _flag_weak_checks(results)
@@ -310,6 +311,18 @@ class _Run:
             details=decision.details,
             units={"total": scope.total, "cached": scope.cached},
         )
+
+
+def _attach_diagnostics(decision: Decision, names: tuple[str, ...], points: list[PointData]) -> None:
+    """Median and max of each diagnostic quantity at each sweep point (they never enter the verdict)."""
+    if not names or len(decision.points) != len(points):
+        return
+    for summary, point in zip(decision.points, points, strict=True):
+        summary["diagnostics"] = {
+            name: {"median": float(np.median(point.arrays[name])), "max": float(np.max(point.arrays[name]))}
+            for name in names
+            if name in point.arrays and point.arrays[name].size
+        }
 
 
 def _flag_weak_checks(results: list[Result]) -> None:

@@ -44,6 +44,20 @@ class Result:
         """A claim passes when consistent; a mutant passes when it is refuted (violated)."""
         return self.verdict == ("violated" if self.is_mutant else "consistent")
 
+    def headline(self) -> str:
+        """The one number a reader looks at first: fitted exponent, tightness, or final distance."""
+        e = self.exponent
+        if self.kind == "rate" and e and e.get("estimate") is not None:
+            return (f"exponent in {e['variable']}: {e['estimate']:.3f} [{e['ci'][0]:.3f}, {e['ci'][1]:.3f}], "
+                    f"claimed {e['claimed']:.3f}")
+        if self.tightness is not None and self.details.get("op") == "==":
+            return f"{self.tightness:.2g} of the tolerance used"
+        if self.tightness is not None:
+            return f"tightness {self.tightness:.4g}"
+        if self.kind == "limit" and self.points and self.points[-1]["estimate"] is not None:
+            return f"final distance {self.points[-1]['estimate']:.3g}"
+        return "—"
+
     def to_dict(self) -> dict[str, Any]:
         return _finite(asdict(self))
 

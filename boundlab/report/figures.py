@@ -133,32 +133,56 @@ def expectation_figures(result: Result, axes: list[Axes]) -> None:
 
 
 def sure_figures(result: Result, axes: list[Axes]) -> None:
-    name, x = sweep_axis(result)
+    """Left: spread of measured/bound (or |deviation|/tolerance) over random instances, with the search's best.
+    Right: the worst excess over the tolerance band per point (a violation is above 1)."""
     pts = result.points
-    ax = axes[0]
-    rnd = np.array([np.nan if p.get("max_ratio") is None else p["max_ratio"] for p in pts], float)
-    adv = np.array([np.nan if p.get("max_ratio_search") is None else p["max_ratio_search"] for p in pts], float)
     idx = np.arange(len(pts))
-    ax.plot(idx, rnd, "o", color=BLUE, ms=4, label="largest ratio (random and searched)")
-    if np.isfinite(adv).any():
-        ax.plot(idx, adv, "x", color=ORANGE, ms=6, label="largest ratio found by the search")
-    ax.axhline(1.0, color=RED, lw=1, label="bound (ratio 1)")
+    ax = axes[0]
+    what = next((p["spread"]["of"] for p in pts if p.get("spread")), "measured / bound")
+    for i, p in enumerate(pts):
+        q = (p.get("spread") or {}).get("quantiles")
+        if not q:
+            continue
+        ax.plot([i, i], [q[0], q[4]], color=BLUE, lw=1)
+        ax.plot([i, i], [q[1], q[3]], color=BLUE, lw=5, alpha=0.5, solid_capstyle="butt")
+        ax.plot(i, q[2], "o", color="white", mec=BLUE, ms=4)
+    ax.plot([], [], color=BLUE, lw=5, alpha=0.5, label="random instances: range, quartiles, median")
+    adv = np.array([np.nan if p.get("max_ratio_search") is None else p["max_ratio_search"] for p in pts], float)
+    if what == "measured / bound" and np.isfinite(adv).any():
+        ax.plot(idx, adv, "x", color=ORANGE, ms=7, label="best found by the adversarial search")
+    ax.axhline(1.0, color=RED, lw=1, label="bound" if what == "measured / bound" else "tolerance")
     ax.set_xlabel("sweep point")
-    ax.set_ylabel("measured / bound")
+    ax.set_ylabel(what)
+    if what != "measured / bound":
+        ax.set_yscale("symlog", linthresh=1e-3)
     ax.legend(fontsize=6)
     ax2 = axes[1]
     excess = np.array([np.nan if p.get("max_excess") is None else p["max_excess"] for p in pts], float)
     finite = np.isfinite(excess)
-    ax2.plot(idx[finite], excess[finite], "o", color=BLUE, ms=4)
+    ax2.plot(idx[finite], excess[finite], "o", color=BLUE, ms=4, label="worst instance")
     ax2.axhline(1.0, color=RED, lw=1, label="violation threshold")
     ax2.set_yscale("symlog", linthresh=1.0)
     ax2.set_xlabel("sweep point")
-    ax2.set_ylabel("worst excess / tolerance")
+    ax2.set_ylabel("worst (measured - bound) / tolerance")
     ax2.legend(fontsize=6)
-    labels = [", ".join(f"{k}={v}" for k, v in p["params"].items()) for p in pts]
-    if len(labels) <= 8:
-        for a in (ax, ax2):
-            a.set_xticks(idx, labels, rotation=30, ha="right", fontsize=6)
+    labels = point_labels(pts)
+    for a in (ax, ax2):
+        a.set_xlim(-0.5, len(pts) - 0.5)
+        if len(labels) <= 8:
+            a.set_xticks(idx, labels, fontsize=5.5)
+        else:
+            a.set_xticks(idx)
+
+
+def point_labels(points: list[dict[str, Any]]) -> list[str]:
+    """Short tick labels: only the parameters that differ between sweep points, at most two lines each."""
+    params = [p["params"] for p in points]
+    varying = [k for k in (params[0] if params else {}) if len({str(p.get(k)) for p in params}) > 1]
+    labels = []
+    for p in params:
+        parts = [f"{k}={p[k]}" for k in varying]
+        labels.append("\n".join([", ".join(parts[:2]), ", ".join(parts[2:])]).strip() or "all")
+    return labels
 
 
 def limit_figures(result: Result, axes: list[Axes]) -> None:

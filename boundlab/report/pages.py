@@ -20,18 +20,6 @@ VERDICT_HELP = (
 )
 
 
-def headline(r: Result) -> str:
-    """The one number a reader looks at first: the fitted exponent, the tightness, or the final distance."""
-    if r.kind == "rate" and r.exponent and r.exponent.get("estimate") is not None:
-        e = r.exponent
-        return f"exponent in {e['variable']}: {e['estimate']:.3f} [{e['ci'][0]:.3f}, {e['ci'][1]:.3f}]"
-    if r.tightness is not None:
-        return f"tightness {r.tightness:.4g}"
-    if r.kind == "limit" and r.points:
-        return f"final distance {fmt(r.points[-1]['estimate'])}"
-    return "—"
-
-
 def mutant_tally(claim: Result, results: Sequence[Result]) -> str:
     mutants = [m for m in results if m.mutant_of == claim.claim]
     if not mutants:
@@ -50,7 +38,7 @@ def paper_title_page(paper: Paper, results: Sequence[Result], footer: str) -> Fi
     page.text("Verdicts", size=12, weight="bold")
     page.table(
         ["claim", "kind", "statement from", "headline number", "mutants refuted", "verdict"],
-        [[c.claim.split("/", 1)[1], c.kind, c.statement["provenance"], headline(c), mutant_tally(c, results),
+        [[c.claim.split("/", 1)[1], c.kind, c.statement["provenance"], c.headline(), mutant_tally(c, results),
           c.verdict] for c in claims],
         [0.25, 0.1, 0.13, 0.3, 0.11, 0.11],
     )
@@ -91,6 +79,17 @@ def _setup_text(r: Result) -> str:
     return f"{r.experiment.get('description', '')} {sweep}; {rep_text} replicate(s) per point. Decision: {settings}."
 
 
+def _diagnostics_text(r: Result) -> str:
+    """'feasibility_gap: max 3e-14 (median 0)' over all sweep points, for each diagnostic quantity."""
+    names: dict[str, list[tuple[float, float]]] = {}
+    for p in r.points:
+        for name, d in p.get("diagnostics", {}).items():
+            names.setdefault(name, []).append((d["median"], d["max"]))
+    parts = [f"{name}: max {fmt(max(v[1] for v in values), 2)} (median of point medians "
+             f"{fmt(float(sorted(v[0] for v in values)[len(values) // 2]), 2)})" for name, values in names.items()]
+    return "; ".join(parts)
+
+
 def claim_page(paper: Paper, r: Result, mutants: Sequence[Result], footer: str) -> Figure:
     page = Page(footer, header=f"{paper.title} — {paper.key}")
     page.badge(r.verdict)
@@ -104,12 +103,15 @@ def claim_page(paper: Paper, r: Result, mutants: Sequence[Result], footer: str) 
         page.text("Assumptions: " + "; ".join(r.assumptions), size=8, width=130, color="0.2")
     page.text("Setup: " + _setup_text(r), size=8, width=130, color="0.2")
     page.text("Verdict: " + r.reason, size=8.5, width=120, color=VERDICT_COLOURS.get(r.verdict, "black"))
-    facts = [headline(r)]
+    facts = [r.headline()]
     if r.counterexample:
         cex = r.counterexample
         shown = {k: cex[k] for k in ("params", "lhs", "rhs", "estimate", "bound", "distance", "found_by", "block",
                                      "index", "seed") if k in cex}
         facts.append("counterexample: " + ", ".join(f"{k} = {fmt(v, 6)}" for k, v in shown.items()))
+    diagnostics = _diagnostics_text(r)
+    if diagnostics:
+        facts.append(diagnostics)
     facts.append(f"runtime {r.runtime_s:.1f} s, units {r.units.get('total', 0)} ({r.units.get('cached', 0)} cached)")
     page.text(" · ".join(facts), size=8, width=130)
     if r.weak_check:
@@ -144,10 +146,10 @@ def index_pages(
     for key in papers:
         p = registry.papers[key]
         page.text(f"{key}: {p.title} ({', '.join(p.authors)}; {p.venue} {p.year}; arXiv:{p.arxiv})", size=8,
-                  width=140)
+                  width=125)
     page.y -= 0.01
     claims = [r for r in results if not r.is_mutant]
-    rows = [[c.claim, c.kind, headline(c), mutant_tally(c, results), f"{c.runtime_s:.1f}", c.verdict] for c in claims]
+    rows = [[c.claim, c.kind, c.headline(), mutant_tally(c, results), f"{c.runtime_s:.1f}", c.verdict] for c in claims]
     page.table(["claim", "kind", "tightness / exponent", "mutants refuted", "runtime s", "verdict"], rows,
                [0.38, 0.09, 0.27, 0.1, 0.07, 0.09], size=7)
     page.y -= 0.01
