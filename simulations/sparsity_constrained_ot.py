@@ -1,0 +1,157 @@
+"""Monte Carlo for sparsity-constrained optimal transport (Liu, Puigcerver, Blondel, ICLR 2023).
+
+Instances: point clouds X ~ N(0, I_2) (m points) and Y ~ N(0.5, I_2) (n points), cost = squared distance
+divided by its largest entry, marginals uniform or Dirichlet(2). Our batched solvers (solvers.sparse_ot) run on
+all replicates at once; the exact references (SCIP, CLARABEL, POT's network simplex) run one instance at a time,
+which is inherent to them. Every measurement that returns a plan also returns its feasibility gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from boundlab.backends import to_numpy
+from solvers.ot_references import ot_exact, primal_pk_miqp, qrot_cvxpy, semi_dual_sk_enumeration
+from solvers.sparse_ot import solve_dual, solve_semi_dual
+
+Params = Mapping[str, Any]
+
+
+def costs_from_points(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Squared Euclidean costs (B, m, n) of point clouds X (B, m, 2), Y (B, n, 2), each scaled to max 1."""
+    C = np.sum((X[:, :, None, :] - Y[:, None, :, :]) ** 2, axis=-1)
+    return C / np.max(C, axis=(1, 2), keepdims=True)
+
+
+def marginals(rng: np.random.Generator, count: int, size: int, kind: str) -> np.ndarray:
+    if kind == "uniform":
+        return np.full((count, size), 1.0 / size)
+    if kind == "dirichlet":
+        return rng.dirichlet(np.full(size, 2.0), size=count)
+    raise ValueError(f"marginals must be 'uniform' or 'dirichlet', got {kind!r}")
+
+
+def instances(rng: np.random.Generator, count: int, m: int, n: int, kind: str) -> tuple[np.ndarray, ...]:
+    """``count`` random instances: a (B, m), b (B, n), C (B, m, n)."""
+    X = rng.standard_normal((count, m, 2))
+    Y = rng.standard_normal((count, n, 2)) + 0.5
+    return marginals(rng, count, m, kind), marginals(rng, count, n, kind), costs_from_points(X, Y)
+
+
+def _solve(solver: Any, a: np.ndarray, b: np.ndarray, C: np.ndarray, gamma: float, k: int, xp: Any,
+           **options: Any) -> dict[str, np.ndarray]:
+    result = solver(xp.asarray(a), xp.asarray(b), xp.asarray(C), gamma, k, **options)
+    return {
+        "value": to_numpy(result.value),
+        "plan": to_numpy(result.plan),
+        "iterations": to_numpy(result.iterations).astype(float),
+        "feasibility_gap": to_numpy(result.feasibility_gap),
+        "certified_gap": to_numpy(result.primal_value) - to_numpy(result.value),
+        "polished": to_numpy(result.polished).astype(float),
+    }
+
+
+def _nnz(plan: np.ndarray, axis: int) -> np.ndarray:
+    return np.max(np.sum(plan > 0, axis=axis), axis=-1).astype(float)
+
+
+def measure_structure(params: Params, rng: np.random.Generator, count: int, xp: Any) -> dict[str, np.ndarray]:
+    """Largest column and row supports of the semi-dual plan, with its feasibility and certified gaps."""
+    m, n, k, gamma = int(params["m"]), int(params["n"]), int(params["k"]), float(params["gamma"])
+    a, b, C = instances(rng, count, m, n, params["marginals"])
+    out = _solve(solve_semi_dual, a, b, C, gamma, k, xp)
+    return {
+        "nnz_col": _nnz(out["plan"], axis=1),
+        "nnz_row": _nnz(out["plan"], axis=2),
+        "feasibility_gap": out["feasibility_gap"],
+        "certified_gap": out["certified_gap"],
+        "polished": out["polished"],
+    }
+
+
+def measure_duality(params: Params, rng: np.random.Generator, count: int, xp: Any) -> dict[str, np.ndarray]:
+    """Tiny instances: exact S_k (support enumeration, CLARABEL), exact P_k (MIQP, SCIP; +inf if infeasible),
+    D_k from our dual solver (a lower bound on the dual optimum), S_k from our semi-dual solver."""
+    m, n, k, gamma = int(params["m"]), int(params["n"]), int(params["k"]), float(params["gamma"])
+    a, b, C = instances(rng, count, m, n, params["marginals"])
+    dual = _solve(solve_dual, a, b, C, gamma, k, xp)
+    semi = _solve(solve_semi_dual, a, b, C, gamma, k, xp)
+    exact_s = np.array([semi_dual_sk_enumeration(a[i], b[i], C[i], gamma, k) for i in range(count)])
+    exact_p = np.array([primal_pk_miqp(a[i], b[i], C[i], gamma, k) for i in range(count)])
+    return {
+        "S_k": exact_s,
+        "P_k": exact_p,
+        "D_k": dual["value"],
+        "S_k_solver": semi["value"],
+        "b_sq": np.sum(b**2, axis=1),
+        "feasibility_gap": semi["feasibility_gap"],
+    }
+
+
+def measure_k1(params: Params, rng: np.random.Generator, count: int, xp: Any) -> dict[str, np.ndarray]:
+    """S_1 from our semi-dual solver, unregularised OT from POT's network simplex, and ||b||^2."""
+    m, n, gamma = int(params["m"]), int(params["n"]), float(params["gamma"])
+    a, b, C = instances(rng, count, m, n, params["marginals"])
+    out = _solve(solve_semi_dual, a, b, C, gamma, 1, xp)
+    ot_values = np.array([ot_exact(a[i], b[i], C[i])[0] for i in range(count)])
+    return {"S_1": out["value"], "OT": ot_values, "b_sq": np.sum(b**2, axis=1),
+            "feasibility_gap": out["feasibility_gap"]}
+
+
+def truncated_plan(plan: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    """Keep the k largest entries of every column and rescale each column back to its mass b_j."""
+    order = np.argsort(-plan, axis=0, kind="stable")
+    keep = np.zeros_like(plan, dtype=bool)
+    np.put_along_axis(keep, order[:k], True, axis=0)
+    cut = np.where(keep, plan, 0.0)
+    sums = cut.sum(axis=0)
+    return cut * np.where(sums > 0, b / np.where(sums > 0, sums, 1.0), 0.0)
+
+
+def _gap(plan: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(plan.sum(axis=1) - a).sum() + np.abs(plan.sum(axis=0) - b).sum())
+
+
+def measure_large_k(params: Params, rng: np.random.Generator, count: int, xp: Any) -> dict[str, np.ndarray]:
+    """QROT (cvxpy) and its largest column support k*; our semi-dual at k = k* and k* - 1; the QROT plan
+    truncated to its top (k* - 1) entries per column and renormalised."""
+    m, n, gamma = int(params["m"]), int(params["n"]), float(params["gamma"])
+    a, b, C = instances(rng, count, m, n, params["marginals"])
+    rows: dict[str, list[float]] = {key: [] for key in ("S_kstar", "S_below", "OT_gamma", "plan_distance",
+                                                         "trunc_gap", "kstar", "feasibility_gap")}
+    for i in range(count):
+        qrot_value, qrot_plan = qrot_cvxpy(a[i], b[i], C[i], gamma)
+        qrot_plan = np.where(qrot_plan > 1e-9 * b[i].max(), qrot_plan, 0.0)  # interior-point zeros are ~1e-12
+        kstar = int(np.max(np.sum(qrot_plan > 0, axis=0)))
+        at = _solve(solve_semi_dual, a[i : i + 1], b[i : i + 1], C[i : i + 1], gamma, kstar, xp)
+        below = max(kstar - 1, 1)
+        under = _solve(solve_semi_dual, a[i : i + 1], b[i : i + 1], C[i : i + 1], gamma, below, xp)
+        rows["S_kstar"].append(float(at["value"][0]))
+        rows["S_below"].append(float(under["value"][0]))
+        rows["OT_gamma"].append(qrot_value)
+        rows["plan_distance"].append(float(np.abs(at["plan"][0] - qrot_plan).sum()))
+        rows["trunc_gap"].append(_gap(truncated_plan(qrot_plan, b[i], below), a[i], b[i]))
+        rows["kstar"].append(float(kstar))
+        rows["feasibility_gap"].append(float(at["feasibility_gap"][0]))
+    return {key: np.array(values) for key, values in rows.items()}
+
+
+def measure_limit_in_k(params: Params, rng: np.random.Generator, count: int, xp: Any) -> dict[str, np.ndarray]:
+    """S_k at the point's k, with QROT's value OT_gamma and the unregularised OT value on the same instances."""
+    m, n, k, gamma = int(params["m"]), int(params["n"]), int(params["k"]), float(params["gamma"])
+    a, b, C = instances(rng, count, m, n, params["marginals"])
+    out = _solve(solve_semi_dual, a, b, C, gamma, k, xp)
+    qrot = np.array([qrot_cvxpy(a[i], b[i], C[i], gamma)[0] for i in range(count)])
+    exact = np.array([ot_exact(a[i], b[i], C[i])[0] for i in range(count)])
+    return {"S_k": out["value"], "OT_gamma": qrot, "OT": exact, "feasibility_gap": out["feasibility_gap"]}
+
+
+def measure_iterations(params: Params, rng: np.random.Generator, count: int, xp: Any) -> dict[str, np.ndarray]:
+    """L-BFGS iterations of the semi-dual solver to its default tolerance."""
+    m, n, k, gamma = int(params["m"]), int(params["n"]), int(params["k"]), float(params["gamma"])
+    a, b, C = instances(rng, count, m, n, params["marginals"])
+    out = _solve(solve_semi_dual, a, b, C, gamma, k, xp, polish=False)
+    return {"iterations": out["iterations"]}
