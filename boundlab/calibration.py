@@ -148,7 +148,10 @@ CLAIMS = [
         _NOTE,
         rtol=1e-12,
         atol=0.0,
-        mutants=(Mutant("bound-too-small", Relation(sp.Le(Q, sp.Rational(99, 100))), "Bound 0.99 < max 1."),),
+        mutants=(
+            Mutant("bound-too-small", Relation(sp.Le(Q, sp.Rational(99, 100))), "Bound 0.99 < max 1."),
+            Mutant("bound-far-too-small", Relation(sp.Le(Q, sp.Rational(1, 10))), "Refuted by random draws."),
+        ),
     ),
     LimitClaim(
         "distance-to-zero",

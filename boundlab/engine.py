@@ -216,10 +216,14 @@ class _Run:
                 continue
             if scope.error:
                 continue
-            keys = []
+            excesses = []
             for point in data[scope.name]:
                 excess, _, _ = claim.excess(entry.statement, point.values)
-                excess = np.broadcast_to(np.nan_to_num(excess, nan=-np.inf), (len(point.replay),))
+                excesses.append(np.broadcast_to(np.nan_to_num(excess, nan=-np.inf), (len(point.replay),)))
+            if any(np.any(e > 1.0) for e in excesses):
+                continue  # random draws already refute the statement: a search could only find worse
+            keys = []
+            for point, excess in zip(data[scope.name], excesses, strict=True):
                 order = np.argsort(-excess, kind="stable")[: budget.restarts]
                 starts = [point.arrays[THETA][i].tolist() for i in order]
                 key = self._key("search:" + entry.id, entry.statement.digest(), dict(point.params), 0)

@@ -41,6 +41,52 @@ def instances(rng: np.random.Generator, count: int, m: int, n: int, kind: str) -
     return marginals(rng, count, m, kind), marginals(rng, count, n, kind), costs_from_points(X, Y)
 
 
+# Instances as vectors, for the adversarial search of sure claims: theta = (X, Y) point coordinates in a box,
+# followed by the marginals as logits (a softmax recovers them) unless the marginals are uniform.
+COORDINATE_BOX = 4.0
+LOGIT_BOX = (-6.0, 2.0)
+
+
+def _with_logits(params: Params) -> bool:
+    return params["marginals"] != "uniform"
+
+
+def sample_instance_vectors(params: Params, rng: np.random.Generator, count: int) -> np.ndarray:
+    """Random instances (as in :func:`instances`) encoded as vectors inside the search box."""
+    m, n, kind = int(params["m"]), int(params["n"]), params["marginals"]
+    X = rng.standard_normal((count, m, 2))
+    Y = rng.standard_normal((count, n, 2)) + 0.5
+    coords = np.concatenate([X.reshape(count, -1), Y.reshape(count, -1)], axis=1)
+    parts = [np.clip(coords, -COORDINATE_BOX, COORDINATE_BOX)]
+    if _with_logits(params):
+        a, b = marginals(rng, count, m, kind), marginals(rng, count, n, kind)
+        parts.append(np.clip(np.log(np.concatenate([a * m, b * n], axis=1)), *LOGIT_BOX))
+    return np.concatenate(parts, axis=1)
+
+
+def instance_box(params: Params) -> tuple[np.ndarray, np.ndarray]:
+    m, n = int(params["m"]), int(params["n"])
+    low, high = [np.full(2 * (m + n), -COORDINATE_BOX)], [np.full(2 * (m + n), COORDINATE_BOX)]
+    if _with_logits(params):
+        low.append(np.full(m + n, LOGIT_BOX[0]))
+        high.append(np.full(m + n, LOGIT_BOX[1]))
+    return np.concatenate(low), np.concatenate(high)
+
+
+def decode_instances(params: Params, theta: np.ndarray) -> tuple[np.ndarray, ...]:
+    """a (B, m), b (B, n), C (B, m, n) from instance vectors."""
+    m, n = int(params["m"]), int(params["n"])
+    count = theta.shape[0]
+    X = theta[:, : 2 * m].reshape(count, m, 2)
+    Y = theta[:, 2 * m : 2 * (m + n)].reshape(count, n, 2)
+    if not _with_logits(params):
+        return np.full((count, m), 1.0 / m), np.full((count, n), 1.0 / n), costs_from_points(X, Y)
+    logits = theta[:, 2 * (m + n) :]
+    a = np.exp(logits[:, :m] - logits[:, :m].max(axis=1, keepdims=True))
+    b = np.exp(logits[:, m:] - logits[:, m:].max(axis=1, keepdims=True))
+    return a / a.sum(axis=1, keepdims=True), b / b.sum(axis=1, keepdims=True), costs_from_points(X, Y)
+
+
 def _solve(solver: Any, a: np.ndarray, b: np.ndarray, C: np.ndarray, gamma: float, k: int, xp: Any,
            **options: Any) -> dict[str, np.ndarray]:
     result = solver(xp.asarray(a), xp.asarray(b), xp.asarray(C), gamma, k, **options)
@@ -91,12 +137,12 @@ def measure_duality(params: Params, rng: np.random.Generator, count: int, xp: An
     }
 
 
-def measure_k1(params: Params, rng: np.random.Generator, count: int, xp: Any) -> dict[str, np.ndarray]:
+def evaluate_k1(params: Params, theta: np.ndarray, xp: Any) -> dict[str, np.ndarray]:
     """S_1 from our semi-dual solver, unregularised OT from POT's network simplex, and ||b||^2."""
-    m, n, gamma = int(params["m"]), int(params["n"]), float(params["gamma"])
-    a, b, C = instances(rng, count, m, n, params["marginals"])
+    gamma = float(params["gamma"])
+    a, b, C = decode_instances(params, theta)
     out = _solve(solve_semi_dual, a, b, C, gamma, 1, xp)
-    ot_values = np.array([ot_exact(a[i], b[i], C[i])[0] for i in range(count)])
+    ot_values = np.array([ot_exact(a[i], b[i], C[i])[0] for i in range(theta.shape[0])])
     return {"S_1": out["value"], "OT": ot_values, "b_sq": np.sum(b**2, axis=1),
             "feasibility_gap": out["feasibility_gap"]}
 
@@ -115,14 +161,14 @@ def _gap(plan: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(plan.sum(axis=1) - a).sum() + np.abs(plan.sum(axis=0) - b).sum())
 
 
-def measure_large_k(params: Params, rng: np.random.Generator, count: int, xp: Any) -> dict[str, np.ndarray]:
+def evaluate_large_k(params: Params, theta: np.ndarray, xp: Any) -> dict[str, np.ndarray]:
     """QROT (cvxpy) and its largest column support k*; our semi-dual at k = k* and k* - 1; the QROT plan
     truncated to its top (k* - 1) entries per column and renormalised."""
-    m, n, gamma = int(params["m"]), int(params["n"]), float(params["gamma"])
-    a, b, C = instances(rng, count, m, n, params["marginals"])
+    gamma = float(params["gamma"])
+    a, b, C = decode_instances(params, theta)
     rows: dict[str, list[float]] = {key: [] for key in ("S_kstar", "S_below", "OT_gamma", "plan_distance",
                                                          "trunc_gap", "kstar", "feasibility_gap")}
-    for i in range(count):
+    for i in range(theta.shape[0]):
         qrot_value, qrot_plan = qrot_cvxpy(a[i], b[i], C[i], gamma)
         qrot_plan = np.where(qrot_plan > 1e-9 * b[i].max(), qrot_plan, 0.0)  # interior-point zeros are ~1e-12
         kstar = int(np.max(np.sum(qrot_plan > 0, axis=0)))

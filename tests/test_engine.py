@@ -54,6 +54,12 @@ def test_synthetic_truths_and_mutants(store: Path) -> None:
         assert r.verdict == expected, (claim_id, r.reason)
     sure_mutant = results["synthetic-calibration/product-at-most-one~bound-too-small"]
     assert sure_mutant.counterexample is not None and "theta" in sure_mutant.counterexample
+    # Random draws never reach the corner (1, 1): the adversarial search found the violation...
+    assert "adversarial search" in sure_mutant.counterexample["found_by"]
+    assert results["synthetic-calibration/product-at-most-one"].points[0]["searched"] > 0
+    # ...while a statement that random draws already refute is not searched at all.
+    obvious = results["synthetic-calibration/product-at-most-one~bound-far-too-small"]
+    assert obvious.verdict == "violated" and obvious.points[0]["searched"] == 0
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path: Path) -> None:
