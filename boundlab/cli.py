@@ -89,11 +89,11 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_table(results: Sequence[Result], out: Any = sys.stdout) -> None:
-    width = max((len(r.claim) for r in results), default=10) + 2
-    for r in results:
+    labels = [("  " + r.claim.split("~", 1)[1] + " (mutant)") if r.is_mutant else r.claim for r in results]
+    width = max((len(label) for label in labels), default=10) + 1
+    for r, label in zip(results, labels, strict=True):
         mark = "ok " if r.passed else "!! "
-        label = ("  " + r.claim.split("~", 1)[1] + " (mutant)") if r.is_mutant else r.claim
-        print(f"{mark}{label:<{width}} {r.kind:<12} {r.verdict:<13} {r.headline():<58} {r.runtime_s:7.2f}s",
+        print(f"{mark}{label:<{width}} {r.kind:<11} {r.verdict:<12} {r.headline():<54} {r.runtime_s:6.1f}s",
               file=out)
         if not r.passed:
             print(f"     {r.reason}", file=out)

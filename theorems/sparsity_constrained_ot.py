@@ -238,7 +238,9 @@ CLAIMS = [
         K_EQUALS_ONE,
         reconstructed("Derived: max_{1,b}(s) = max_i s_i - gamma b / 2, so the k = 1 semi-dual is the OT "
                       "semi-dual minus a constant."),
-        description="With k = 1 the semi-dual value is the unregularised OT cost plus (gamma / 2) ||b||^2.",
+        description="With k = 1 the semi-dual value is the unregularised OT cost plus (gamma / 2) ||b||^2. The "
+        "identity is about values: with generic (Dirichlet) marginals no plan with one nonzero per column exists "
+        "(P_1 = +inf), so the plans recovered there are infeasible, as their feasibility gap shows.",
         assumptions=("any marginals", "gamma > 0"),
         rtol=1e-6,
         atol=1e-9,

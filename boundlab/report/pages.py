@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from boundlab.papers import Paper
 from boundlab.registry import Registry
-from boundlab.report.figures import draw, sweep_axis
+from boundlab.report.figures import draw
 from boundlab.report.layout import VERDICT_COLOURS, Page, fmt
 from boundlab.results import Result
 
@@ -64,19 +64,23 @@ def paper_title_page(paper: Paper, results: Sequence[Result], footer: str) -> Fi
 
 
 def _setup_text(r: Result) -> str:
-    name, values = sweep_axis(r)
-    n_points = len(r.points)
-    reps = sorted({p["replicates"] for p in r.points})
-    sweep = f"{n_points} sweep point(s)"
-    if name:
-        shown = ", ".join(fmt(float(v), 4) for v in values[:12]) + (" ..." if len(values) > 12 else "")
-        sweep += f" over {name} = {shown}"
-    fixed = {k: v for k, v in (r.points[0]["params"] if r.points else {}).items() if k != name}
-    if fixed and all(all(p["params"].get(k) == v for p in r.points) for k, v in fixed.items()):
-        sweep += "; fixed " + ", ".join(f"{k} = {v}" for k, v in fixed.items())
-    rep_text = "/".join(str(x) for x in reps) or "0"
+    """'<experiment>. 12 sweep points: n in {6, 9} x gamma in {0.1, 0.5}; fixed m = 6; 32 replicates per point.'"""
+    params = [p["params"] for p in r.points]
+    values: dict[str, list[object]] = {}
+    for p in params:
+        for key, value in p.items():
+            if value not in values.setdefault(key, []):
+                values[key].append(value)
+    varying = [f"{k} in {{{', '.join(fmt(v, 4) for v in vs)}}}" for k, vs in values.items() if len(vs) > 1]
+    fixed = [f"{k} = {fmt(vs[0], 4)}" for k, vs in values.items() if len(vs) == 1]
+    sweep = f"{len(params)} sweep point(s)"
+    if varying:
+        sweep += ": " + " x ".join(varying)
+    if fixed:
+        sweep += "; fixed " + ", ".join(fixed)
+    reps = "/".join(str(x) for x in sorted({p["replicates"] for p in r.points})) or "0"
     settings = ", ".join(f"{k} = {v}" for k, v in r.settings.items())
-    return f"{r.experiment.get('description', '')} {sweep}; {rep_text} replicate(s) per point. Decision: {settings}."
+    return f"{r.experiment.get('description', '')} {sweep}; {reps} replicate(s) per point. Decision: {settings}."
 
 
 def _diagnostics_text(r: Result) -> str:
