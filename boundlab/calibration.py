@@ -138,7 +138,7 @@ CLAIMS = [
         Relation(sp.Le(Expectation(Q), 1)),
         SLOW,
         _NOTE,
-        margin=1.0,
+        margin=2.0,
     ),
     SureClaim(
         "product-at-most-one",

@@ -7,6 +7,7 @@ wrong statements run through exactly the same experiment and rule; each must com
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -85,7 +86,7 @@ class Entry:
 
 
 @dataclass(eq=False)
-class Claim:
+class Claim(ABC):
     """Base of the four kinds. ``module`` is filled in by the registry (the theorem module's import name).
 
     ``diagnostics`` names measured quantities (a plan's feasibility gap, a solver's certified gap) that every
@@ -136,8 +137,9 @@ class Claim:
         """The decision settings, for reports and the results' details."""
         return {}
 
+    @abstractmethod
     def decide(self, statement: Statement, points: Sequence[PointData], rng: np.random.Generator) -> Decision:
-        raise NotImplementedError
+        """Turn the measurements of every sweep point into a verdict for ``statement``."""
 
 
 @dataclass(eq=False)

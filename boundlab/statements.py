@@ -15,6 +15,7 @@ measured array of that name. Everything else evaluates from the sweep point's pa
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -97,17 +98,17 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-class Statement:
+class Statement(ABC):
     """Base class: every statement gives LaTeX, plain text and a digest that changes when it changes."""
 
-    def latex(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def latex(self) -> str: ...
 
-    def text(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def text(self) -> str: ...
 
-    def digest(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def digest(self) -> str: ...
 
 
 Op = Literal["<=", ">=", "=="]

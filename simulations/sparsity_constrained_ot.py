@@ -196,7 +196,7 @@ def measure_limit_in_k(params: Params, rng: np.random.Generator, count: int, xp:
 
 
 def measure_iterations(params: Params, rng: np.random.Generator, count: int, xp: Any) -> dict[str, np.ndarray]:
-    """L-BFGS iterations of the semi-dual solver to its default tolerance."""
+    """Quasi-Newton iterations of the semi-dual solver to its default tolerance."""
     m, n, k, gamma = int(params["m"]), int(params["n"]), int(params["k"]), float(params["gamma"])
     a, b, C = instances(rng, count, m, n, params["marginals"])
     out = _solve(solve_semi_dual, a, b, C, gamma, k, xp, polish=False)

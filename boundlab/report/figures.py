@@ -42,6 +42,13 @@ def sweep_axis(result: Result) -> tuple[str | None, np.ndarray]:
     return name, np.array([float(p[name]) for p in params])
 
 
+def _log_x_if_wide(ax: Axes, name: str | None, x: np.ndarray) -> None:
+    """A log x axis when the swept parameter spans more than a factor 20."""
+    if name and np.all(x > 0) and x.max() / x.min() > 20:
+        ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis, x)
+
+
 def _errorbars(ax: Axes, x: np.ndarray, points: list[dict[str, Any]], **kw: Any) -> None:
     est = np.array([np.nan if p["estimate"] is None else p["estimate"] for p in points], float)
     ci = np.array([p["ci"] if p.get("ci") else [np.nan, np.nan] for p in points], dtype=float)
@@ -111,9 +118,7 @@ def expectation_figures(result: Result, axes: list[Axes]) -> None:
     _errorbars(ax, x, pts, color=BLUE, label="mean (Holm-level CI)")
     bound = np.array([np.nan if p["bound"] is None else p["bound"] for p in pts], float)
     ax.plot(x, bound, "s--", color=ORANGE, ms=4, label="bound")
-    if name and np.all(x > 0) and x.max() / x.min() > 20:
-        ax.set_xscale("log")
-        _plain_log_axis(ax.xaxis, x)
+    _log_x_if_wide(ax, name, x)
     ax.set_xlabel(name or "sweep point")
     ax.set_ylabel("value")
     ax.legend(fontsize=6)
@@ -124,9 +129,7 @@ def expectation_figures(result: Result, axes: list[Axes]) -> None:
     margin = result.settings.get("margin", 0.0)
     if margin:
         ax2.axhline(1.0 + margin, color=RED, lw=0.8, ls=":", label=f"bound x (1 + {margin:g})")
-    if name and np.all(x > 0) and x.max() / x.min() > 20:
-        ax2.set_xscale("log")
-        _plain_log_axis(ax2.xaxis, x)
+    _log_x_if_wide(ax2, name, x)
     ax2.set_xlabel(name or "sweep point")
     ax2.set_ylabel("ratio")
     ax2.legend(fontsize=6)
@@ -200,9 +203,7 @@ def limit_figures(result: Result, axes: list[Axes]) -> None:
     positive = est[np.isfinite(est)]
     if positive.size and np.all(positive > 0):
         ax.set_yscale("log")
-    if np.all(x > 0) and x.max() / max(x.min(), 1e-300) > 20:
-        ax.set_xscale("log")
-        _plain_log_axis(ax.xaxis, x)
+    _log_x_if_wide(ax, name, x)
     ax.set_xlabel(name or "sweep point")
     ax.set_ylabel("distance to the limit object")
     ax.legend(fontsize=6)
