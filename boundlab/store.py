@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from boundlab.errors import UsageError
+
 DEFAULT_STORE = Path(".boundlab") / "results.db"
 
 _SCHEMA = """
@@ -86,12 +88,15 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
         self.path = None if path is None else Path(path)
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(":memory:" if self.path is None else str(self.path), timeout=60)
-        self._conn.execute("PRAGMA journal_mode=WAL" if self.path is not None else "PRAGMA journal_mode=MEMORY")
-        self._conn.execute(_SCHEMA)
-        self._conn.commit()
+        try:
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(":memory:" if self.path is None else str(self.path), timeout=60)
+            self._conn.execute("PRAGMA journal_mode=WAL" if self.path is not None else "PRAGMA journal_mode=MEMORY")
+            self._conn.execute(_SCHEMA)
+            self._conn.commit()
+        except (OSError, sqlite3.Error) as exc:
+            raise UsageError(f"store: cannot open the results store at {str(self.path)!r}: {exc}") from exc
 
     def get(self, key: UnitKey) -> UnitRecord | None:
         row = self._conn.execute(

@@ -175,3 +175,10 @@ def test_cli_list_json_gives_paper_identity() -> None:
     synthetic = papers["synthetic-calibration"]
     assert {"title", "authors", "venue", "year", "arxiv", "claims"} <= set(synthetic)
     assert any(c["mutants"] for c in synthetic["claims"])
+
+
+def test_unusable_store_is_a_usage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    done = run_cli("verify", FAST, "--store", str(blocker / "results.db"), env={"BOUNDLAB_EXTRA_MODULES": SYNTHETIC})
+    assert done.returncode == 2 and "store" in done.stderr
