@@ -37,18 +37,21 @@ def _f(x: float | None) -> float | None:
 # --------------------------------------------------------------------------------------------- sure
 
 
+def sure_gap(lhs: np.ndarray, rhs: np.ndarray, op: str) -> np.ndarray:
+    """Signed distance past the bound in the claim's units (> 0 is on the wrong side; |lhs - rhs| for ==)."""
+    lhs, rhs = np.asarray(lhs, float), np.asarray(rhs, float)
+    with np.errstate(invalid="ignore"):
+        return lhs - rhs if op == "<=" else rhs - lhs if op == ">=" else np.abs(lhs - rhs)
+
+
 def sure_excess(lhs: np.ndarray, rhs: np.ndarray, op: str, rtol: float, atol: float) -> np.ndarray:
     """Excess over the tolerance band: an instance violates the claim exactly when its excess is > 1."""
     lhs, rhs = np.broadcast_arrays(np.asarray(lhs, float), np.asarray(rhs, float))
     band = rtol * np.abs(rhs) + atol
     with np.errstate(invalid="ignore", divide="ignore"):
-        if op == "<=":
-            gap = lhs - rhs
-        elif op == ">=":
-            gap = rhs - lhs
-        else:
-            gap = np.abs(lhs - rhs)
+        gap = sure_gap(lhs, rhs, op)
         excess = gap / band
+    excess = np.where((band == 0) & (gap == 0), 0.0, excess)  # exactly at the bound of an exact claim
     excess = np.where(np.isinf(band) & np.isinf(gap), np.where(gap > 0, np.inf, -np.inf), excess)
     both_inf = np.isinf(lhs) & np.isinf(rhs) & (np.sign(lhs) == np.sign(rhs))
     excess = np.where(both_inf, -np.inf, excess)
@@ -123,6 +126,8 @@ def decide_sure(evidence: Sequence[SureEvidence], op: str, rtol: float, atol: fl
                 if np.isfinite(searched_ratio).any()
                 else None,
                 "max_excess": _f(excess[i]),
+                "worst_gap": _f(float(sure_gap(lhs[i], rhs[i], op))),
+                "band": _f(rtol * abs(float(rhs[i])) + atol),
                 "violations": int(violated.sum()),
             }
         )

@@ -47,6 +47,19 @@ def test_sure_violation_keeps_the_worst_instance() -> None:
     assert ok.verdict == "consistent" and ok.tightness == pytest.approx(0.5)
 
 
+def test_exact_claims_at_their_bound_are_defined_not_nan() -> None:
+    # zero tolerance (integer claims such as a sparsity count): at the bound is 0, below is -inf, above is inf
+    excess = sure_excess(np.array([2.0, 1.0, 3.0]), np.array([2.0, 2.0, 2.0]), "<=", 0.0, 0.0)
+    assert list(excess) == [0.0, -np.inf, np.inf]
+    ev = SureEvidence({"k": 2}, np.array([1.0, 2.0]), np.full(2, 2.0), [{"index": i} for i in range(2)])
+    d = decide_sure([ev], "<=", 0.0, 0.0)
+    assert d.verdict == "consistent" and d.counterexample is None
+    point = d.points[0]
+    assert point["max_excess"] == 0.0 and point["worst_gap"] == 0.0 and point["band"] == 0.0
+    worse = decide_sure([SureEvidence({"k": 2}, np.array([3.0]), np.full(1, 2.0), [{"index": 0}])], "<=", 0.0, 0.0)
+    assert worse.verdict == "violated" and worse.points[0]["worst_gap"] == 1.0
+
+
 def test_expectation_three_outcomes() -> None:
     rng = np.random.default_rng(1)
     far_below = [MeanEvidence({"i": i}, 0.5 + 0.01 * rng.standard_normal(200), np.ones(200)) for i in range(3)]
