@@ -156,8 +156,10 @@ def sure_figures(result: Result, axes: list[Axes]) -> None:
     ax.axhline(1.0, color=RED, lw=1, label="bound" if what == "measured / bound" else "tolerance")
     ax.set_xlabel("sweep point")
     ax.set_ylabel(what)
-    if what != "measured / bound":
-        ax.set_yscale("symlog", linthresh=1e-3)
+    if what != "measured / bound":  # identities: deviations span decades, down to round-off
+        q_all = np.array([v for p in pts for v in ((p.get("spread") or {}).get("quantiles") or [])], float)
+        positive = q_all[np.isfinite(q_all) & (q_all > 0)]
+        ax.set_yscale("symlog", linthresh=float(max(positive.min(), 1e-300)) if positive.size else 1e-3)
     ax.legend(fontsize=6)
     _worst_gap_axis(result, axes[1], idx)
     labels = point_labels(pts)
