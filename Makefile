@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FIDELITY ?= standard
 WORKERS ?= 2
+CALIBRATION_SEEDS ?= 1000
 
 .PHONY: setup test reports notebooks bench lint clean
 
@@ -23,7 +24,7 @@ test: setup lint
 	$(PY) -m pytest -n $(WORKERS) --dist loadfile -q
 
 reports: setup
-	$(VENV)/bin/boundlab report --fidelity $(FIDELITY) --executor processes --workers $(WORKERS) -o reports
+	$(VENV)/bin/boundlab report --fidelity $(FIDELITY) --executor processes --workers $(WORKERS) --calibration-seeds $(CALIBRATION_SEEDS) -o reports
 
 notebooks: setup
 	$(PY) -m pytest -q tests/test_notebooks.py

@@ -255,6 +255,8 @@ def calibrate(seeds: int = 200) -> dict[str, list[dict[str, Any]]]:
                lambda s: rate_verdict(s, 0.5, "O", true_exponent=0.6), "violated", 0.05),
         _count("rate Theta(n^0.5) at the margin edge (true n^0.4)", seeds,
                lambda s: rate_verdict(s, 0.5, "Theta", true_exponent=0.4), "violated", 0.05),
+        _count("rate O(n^0.5) at the margin edge, Pareto(3) noise", seeds,
+               lambda s: rate_verdict(s, 0.5, "O", noise="pareto", true_exponent=0.6), "violated", 0.05),
         _count("rate Theta(n^0.5), Pareto(3) noise", seeds,
                lambda s: rate_verdict(s, 0.5, "Theta", noise="pareto"), "violated", 0.05),
         _count("mean E[Q] <= 1 at the boundary, Gaussian", seeds, lambda s: mean_verdict(s, 1.0), "violated",

@@ -42,5 +42,6 @@ def test_power_against_stated_effects(calibration: dict) -> None:
     }
     for name, floor in floors.items():
         assert power[name] >= floor, (name, power[name])
-    # A 10% constant error is a small effect at 100 replicates: measured and reported, not required.
-    assert 0.0 <= power["mean: bound off by 10% (E[Q] <= 0.9)"] <= 1.0
+    # A 10% constant error is a small effect at 100 replicates: no floor near 1 is required, but the test must
+    # detect it more often than it falsely rejects a true claim (nominal 0.05 plus the 99% Monte Carlo allowance).
+    assert power["mean: bound off by 10% (E[Q] <= 0.9)"] > 0.05 + 2.33 * math.sqrt(0.05 * 0.95 / SEEDS)
