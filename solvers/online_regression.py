@@ -38,7 +38,7 @@ Implementation
   ``refresh_every`` recomputes ``P`` and ``theta`` from the exactly accumulated Gram matrix (useful in
   float32, where drift reaches ~1e-5 after 2e4 steps and 3e-5 after 1e5). :func:`run_online_ridge`
   reports the measured drift at every checkpoint.
-* Speed (``benchmarks/bench_ftrl.py``, R = 256, d = 10, 1 thread): ~0.45 us per replicate-step, 31-37x
+* Speed (``benchmarks/bench_ftrl.py``, R = 256, d = 10, 1 thread): ~0.4 us per replicate-step, 35-41x
   a per-replicate NumPy loop. The Sherman-Morrison kernel is bound by NumPy element-wise throughput
   (~1 ns per element on a shared 2-core CPU; two ``(d+1) d R`` passes per step), not by Python overhead.
 
