@@ -44,10 +44,15 @@ def sure_gap(lhs: np.ndarray, rhs: np.ndarray, op: str) -> np.ndarray:
         return lhs - rhs if op == "<=" else rhs - lhs if op == ">=" else np.abs(lhs - rhs)
 
 
+def sure_band(rhs: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """The tolerance band around the bound: a gap larger than this is a violation."""
+    return rtol * np.abs(np.asarray(rhs, float)) + atol
+
+
 def sure_excess(lhs: np.ndarray, rhs: np.ndarray, op: str, rtol: float, atol: float) -> np.ndarray:
     """Excess over the tolerance band: an instance violates the claim exactly when its excess is > 1."""
     lhs, rhs = np.broadcast_arrays(np.asarray(lhs, float), np.asarray(rhs, float))
-    band = rtol * np.abs(rhs) + atol
+    band = sure_band(rhs, rtol, atol)
     with np.errstate(invalid="ignore", divide="ignore"):
         gap = sure_gap(lhs, rhs, op)
         excess = gap / band
@@ -127,7 +132,7 @@ def decide_sure(evidence: Sequence[SureEvidence], op: str, rtol: float, atol: fl
                 else None,
                 "max_excess": _f(excess[i]),
                 "worst_gap": _f(float(sure_gap(lhs[i], rhs[i], op))),
-                "band": _f(rtol * abs(float(rhs[i])) + atol),
+                "band": _f(float(sure_band(rhs[i], rtol, atol))),
                 "violations": int(violated.sum()),
             }
         )

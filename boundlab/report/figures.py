@@ -23,6 +23,13 @@ def _plain_log_axis(axis: Any, values: np.ndarray | None = None) -> None:
     axis.set_minor_formatter(ticker.NullFormatter())
 
 
+def _symlog_threshold(values: np.ndarray, default: float) -> float:
+    """Linear range of a symlog axis: the smallest positive finite |value|, so nothing is drawn as 0."""
+    v = np.abs(np.asarray(values, float))
+    v = v[np.isfinite(v) & (v > 0)]
+    return float(max(v.min(), 1e-300)) if v.size else default
+
+
 def sweep_axis(result: Result) -> tuple[str | None, np.ndarray]:
     """The swept parameter (the rate or limit variable, else the first that varies) and its values."""
     params = [p["params"] for p in result.points]
@@ -157,9 +164,8 @@ def sure_figures(result: Result, axes: list[Axes]) -> None:
     ax.set_xlabel("sweep point")
     ax.set_ylabel(what)
     if what != "measured / bound":  # identities: deviations span decades, down to round-off
-        q_all = np.array([v for p in pts for v in ((p.get("spread") or {}).get("quantiles") or [])], float)
-        positive = q_all[np.isfinite(q_all) & (q_all > 0)]
-        ax.set_yscale("symlog", linthresh=float(max(positive.min(), 1e-300)) if positive.size else 1e-3)
+        q_all = [v for p in pts for v in ((p.get("spread") or {}).get("quantiles") or [])]
+        ax.set_yscale("symlog", linthresh=_symlog_threshold(np.array(q_all, float), 1e-3))
     ax.legend(fontsize=6)
     _worst_gap_axis(result, axes[1], idx)
     labels = point_labels(pts)
@@ -184,9 +190,7 @@ def _worst_gap_axis(result: Result, ax: Axes, idx: np.ndarray) -> None:
     ax.plot(idx[finite], gap[finite], "o", color=BLUE, ms=4,
             label="worst |measured - bound|" if identity else "worst instance: measured - bound")
     ax.step(idx, band, where="mid", color=RED, lw=1, label="tolerance band (violation above)")
-    scale = np.abs(np.concatenate([gap[finite], band[np.isfinite(band)]]))
-    scale = scale[scale > 0]
-    ax.set_yscale("symlog", linthresh=float(max(scale.min(), 1e-300)) if scale.size else 1e-12)
+    ax.set_yscale("symlog", linthresh=_symlog_threshold(np.concatenate([gap, band]), 1e-12))
     ax.set_xlabel("sweep point")
     ax.set_ylabel("|measured - bound|" if identity else "measured - bound (claim units)")
     if not finite.any():
