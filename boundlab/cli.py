@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -179,6 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("boundlab: interrupted; finished units are kept in the store and reused by the next run.",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`boundlab list | head`): stop quietly, as Unix tools do; point stdout at
+        # /dev/null so the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -177,6 +177,20 @@ def test_cli_list_json_gives_paper_identity() -> None:
     assert any(c["mutants"] for c in synthetic["claims"])
 
 
+def test_cli_output_into_a_closed_pipe_is_quiet() -> None:
+    # `boundlab list | head -1`: the reader is gone; no traceback, exit 0. The read end is closed before the
+    # CLI writes, so its first write fails (a pipe buffer would otherwise absorb the whole listing).
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "boundlab.cli", "list"], cwd=ROOT, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
 def test_unusable_store_is_a_usage_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
