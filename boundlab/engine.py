@@ -18,6 +18,7 @@ from boundlab.decisions import Decision
 from boundlab.errors import UsageError
 from boundlab.executors import EXECUTORS, make_executor
 from boundlab.experiments import FIDELITIES, THETA, Experiment
+from boundlab.keys import measurement_code, search_code, search_statement
 from boundlab.registry import Registry
 from boundlab.results import Result
 from boundlab.seeding import canonical, unit_rng
@@ -69,6 +70,7 @@ class _Scope:
     experiment: Experiment
     points: list[dict[str, Any]]
     blocks: list[int]
+    code: str = ""
     error: str | None = None
     runtime_s: float = 0.0
     cached: int = 0
@@ -127,12 +129,15 @@ class _Run:
                 continue
             budget = claim.experiment.budget(self.opts.fidelity)
             scopes[name] = _Scope(name, claim.module, claim.experiment, [dict(p) for p in budget.points],
-                                  budget.blocks())
+                                  budget.blocks(), measurement_code(claim.experiment))
         return scopes
 
-    def _key(self, scope: str, statement: str, params: dict[str, Any], block: int) -> UnitKey:
+    def _key(self, scope: str, statement: str, params: dict[str, Any], code: str, block: int, size: int
+             ) -> UnitKey:
+        """The store key of one unit; ``code`` hashes the unit's own code (boundlab.keys), ``size`` its
+        replicates."""
         return UnitKey(scope, statement, canonical(params), self.opts.fidelity, int(self.opts.seed),
-                       self.version, self.opts.backend, block)
+                       code, self.opts.backend, block, size)
 
     def _execute(
         self,
@@ -169,7 +174,7 @@ class _Run:
         for scope in scopes.values():
             for params in scope.points:
                 for b, n in enumerate(scope.blocks):
-                    key = self._key(scope.name, "", params, b)
+                    key = self._key(scope.name, "", params, scope.code, b, n)
                     task = MeasureTask(scope.module, scope.experiment.name, scope.name, params, b, n,
                                        int(self.opts.seed), self.opts.backend)
                     planned.append((key, task))
@@ -182,7 +187,7 @@ class _Run:
                 arrays: dict[str, list[np.ndarray]] = {}
                 replay: list[dict[str, Any]] = []
                 for b, n in enumerate(scope.blocks):
-                    key = self._key(scope.name, "", params, b)
+                    key = self._key(scope.name, "", params, scope.code, b, n)
                     record = records[key.digest]
                     scope.total += 1
                     scope.cached += key.digest in cached
@@ -223,10 +228,12 @@ class _Run:
             if any(np.any(e > 1.0) for e in excesses):
                 continue  # random draws already refute the statement: a search could only find worse
             keys = []
+            code = search_code(claim.experiment)
             for point, excess in zip(data[scope.name], excesses, strict=True):
                 order = np.argsort(-excess, kind="stable")[: budget.restarts]
                 starts = [point.arrays[THETA][i].tolist() for i in order]
-                key = self._key("search:" + entry.id, entry.statement.digest(), dict(point.params), 0)
+                statement = search_statement(entry.statement.digest(), claim.settings(), starts, budget.evaluations)
+                key = self._key("search:" + entry.id, statement, dict(point.params), code, 0, len(starts))
                 task = SearchTask(claim.module, claim.name, entry.mutant.name if entry.mutant else None,
                                   dict(point.params), starts, budget.evaluations, self.opts.backend)
                 planned.append((key, task))

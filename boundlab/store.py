@@ -1,8 +1,9 @@
 """The results store: an SQLite file with one row per finished unit of work.
 
 Rows are keyed by everything that determines their numbers (scope, statement, parameters, fidelity, root
-seed, code version, backend, block). Each unit is written in its own transaction as soon as it finishes, so
-an interrupted run loses nothing it had finished and the next run picks up where it stopped.
+seed, the hash of the unit's code, backend, block index and block size). Each unit is written in its own
+transaction as soon as it finishes, so an interrupted run loses nothing it had finished and the next run
+picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS units (
     code_version TEXT NOT NULL,
     backend TEXT NOT NULL,
     block INTEGER NOT NULL,
+    block_size INTEGER NOT NULL DEFAULT 0,
     arrays BLOB,
     meta TEXT,
     runtime_s REAL NOT NULL,
@@ -44,6 +46,9 @@ CREATE TABLE IF NOT EXISTS units (
 
 @dataclass(frozen=True)
 class UnitKey:
+    """Everything that determines a unit's numbers. ``code_version`` is the hash of the unit's own code (see
+    boundlab.keys), ``block`` the block index and ``block_size`` the replicates computed in that block."""
+
     scope: str
     statement: str
     params: str
@@ -52,6 +57,7 @@ class UnitKey:
     code_version: str
     backend: str
     block: int
+    block_size: int
 
     @property
     def digest(self) -> str:
@@ -94,6 +100,9 @@ class Store:
             self._conn = sqlite3.connect(":memory:" if self.path is None else str(self.path), timeout=60)
             self._conn.execute("PRAGMA journal_mode=WAL" if self.path is not None else "PRAGMA journal_mode=MEMORY")
             self._conn.execute(_SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(units)")}
+            if "block_size" not in columns:  # a store written before block sizes were keyed
+                self._conn.execute("ALTER TABLE units ADD COLUMN block_size INTEGER NOT NULL DEFAULT 0")
             self._conn.commit()
         except (OSError, sqlite3.Error) as exc:
             raise UsageError(f"store: cannot open the results store at {str(self.path)!r}: {exc}") from exc
@@ -109,7 +118,9 @@ class Store:
     def put(self, key: UnitKey, record: UnitRecord) -> None:
         with self._conn:
             self._conn.execute(
-                "INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO units (key, scope, statement, params, fidelity, seed, code_version, backend, "
+                "block, block_size, arrays, meta, runtime_s, created) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key.digest,
                     key.scope,
@@ -120,6 +131,7 @@ class Store:
                     key.code_version,
                     key.backend,
                     key.block,
+                    key.block_size,
                     _pack(record.arrays) if record.arrays else None,
                     json.dumps(record.meta) if record.meta is not None else None,
                     record.runtime_s,

@@ -1,4 +1,4 @@
-"""The code version that keys cached results, and provenance facts for reports."""
+"""The code version printed in reports (cache keys use boundlab.keys instead), and provenance facts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-# Packages whose code produces measurements; any edit to them invalidates cached units.
+# Packages whose code produces measurements: a summary of the whole tree for reports (not a cache key).
 _MEASURING_PACKAGES = ("theorems", "simulations", "solvers")
 _ENGINE_FILES = ("experiments.py", "seeding.py", "units.py", "backends.py", "calibration.py")
 
