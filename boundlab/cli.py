@@ -116,7 +116,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from boundlab.registry import Registry
 
     registry = Registry.load()
-    claims = registry.select(args.selectors)
+    claims = registry.select(args.selectors, allow_broken=True)
     papers: dict[str, dict[str, Any]] = {}
     for c in claims:
         entry = papers.setdefault(c.paper.key, {**c.paper.to_dict(), "claims": []})
@@ -132,7 +132,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps({"papers": list(papers.values())}, indent=2))
+        print(json.dumps({"papers": list(papers.values()), "broken": registry.broken_list()}, indent=2))
         return 0
     width = max((len(c["id"]) for p in papers.values() for c in p["claims"]), default=40) + 2
     for p in papers.values():
@@ -143,6 +143,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                   f"{len(c['mutants'])} mutant(s)")
             print(f"      {c['statement']['text']}")
         print()
+    for b in registry.broken_list():
+        print(f"BROKEN {b['module']} ({b['file']}): {b['error']}")
     return 0
 
 

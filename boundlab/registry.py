@@ -2,12 +2,16 @@
 
 The engine never imports a paper module by name. Extra modules (the calibration claims, a user's own
 theorem module) can be added by import name, or through BOUNDLAB_EXTRA_MODULES (comma-separated).
+
+A module that fails to import or to declare its claims is recorded as broken (``Registry.broken``) instead
+of stopping the load: the other papers stay listable and verifiable.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import importlib
+import importlib.util
 import os
 import pkgutil
 from collections.abc import Iterable, Sequence
@@ -52,6 +56,22 @@ def find_experiment(module_name: str, experiment_name: str) -> Experiment:
     raise UsageError(f"Module {module_name} has no experiment {experiment_name!r}.")
 
 
+def module_file(module_name: str) -> str:
+    """The source file of a module, without importing it ('?' when it cannot be found)."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return "?"
+    return spec.origin if spec is not None and spec.origin else "?"
+
+
+def one_line_error(exc: BaseException) -> str:
+    """An exception as one line: its first line, prefixed by its type unless it is a UsageError."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    return text if isinstance(exc, UsageError) else f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
 def theorem_modules() -> list[str]:
     import theorems
 
@@ -64,27 +84,52 @@ def theorem_modules() -> list[str]:
 
 @dataclass
 class Registry:
+    """Papers and claims by key, and the modules that could not be loaded (module -> one-line error)."""
+
     papers: dict[str, Paper] = field(default_factory=dict)
     claims: dict[str, Claim] = field(default_factory=dict)
+    broken: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, extra_modules: Iterable[str] = ()) -> Registry:
         env = [m.strip() for m in os.environ.get("BOUNDLAB_EXTRA_MODULES", "").split(",") if m.strip()]
         registry = cls()
-        for name in [*theorem_modules(), *extra_modules, *env]:
-            paper, claims = module_claims(name)
-            if paper.key in registry.papers and registry.papers[paper.key] is not paper:
-                raise UsageError(f"Two modules define paper {paper.key!r}.")
-            registry.papers[paper.key] = paper
-            for claim in claims:
-                if claim.id in registry.claims and registry.claims[claim.id] is not claim:
-                    raise UsageError(f"Claim id {claim.id!r} is defined twice.")
-                registry.claims[claim.id] = claim
+        for name in dict.fromkeys([*theorem_modules(), *extra_modules, *env]):
+            try:
+                registry._add(name)
+            except Exception as exc:  # a broken paper must not take the others down
+                registry.files[name] = module_file(name)
+                registry.broken[name] = one_line_error(exc)
         return registry
 
-    def select(self, selectors: Sequence[str] | None) -> list[Claim]:
-        """Claims matching any selector: a claim id, a paper key or a glob over either (none: all)."""
+    def _add(self, name: str) -> None:
+        paper, claims = module_claims(name)
+        if paper.key in self.papers and self.papers[paper.key] is not paper:
+            raise UsageError(f"Two modules define paper {paper.key!r}.")
+        for claim in claims:
+            if claim.id in self.claims and self.claims[claim.id] is not claim:
+                raise UsageError(f"Claim id {claim.id!r} is defined twice.")
+        self.papers[paper.key] = paper
+        self.claims.update((claim.id, claim) for claim in claims)
+
+    def broken_summary(self) -> str:
+        """The broken modules as one line: 'file: error; file: error'."""
+        return "; ".join(f"{self.files[m]}: {e}" for m, e in self.broken.items())
+
+    def broken_list(self) -> list[dict[str, str]]:
+        """The broken modules, for ``list --json``."""
+        return [{"module": m, "file": self.files[m], "error": e} for m, e in self.broken.items()]
+
+    def select(self, selectors: Sequence[str] | None, allow_broken: bool = False) -> list[Claim]:
+        """Claims matching any selector: a claim id, a paper key or a glob over either (none: all).
+
+        Selecting everything while a module is broken is an error (unless ``allow_broken``, as for listing),
+        and so is a selector that matches nothing, naming the broken modules it may have been meant for.
+        """
         if not selectors:
+            if self.broken and not allow_broken:
+                raise UsageError(f"cannot verify every paper: broken theorem module {self.broken_summary()}")
             return list(self.claims.values())
         chosen: dict[str, Claim] = {}
         for selector in selectors:
@@ -97,6 +142,9 @@ class Registry:
                 or fnmatch.fnmatchcase(c.id, base)
                 or fnmatch.fnmatchcase(c.paper.key, base)
             ]
+            if not matched and self.broken:
+                raise UsageError(f"{selector!r} matches no loaded claim; broken theorem module "
+                                 f"{self.broken_summary()}")
             if not matched:
                 papers = ", ".join(sorted(self.papers)) or "none"
                 raise UsageError(
