@@ -114,6 +114,7 @@ def print_table(results: Sequence[Result], out: Any = sys.stdout) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from boundlab.registry import Registry
+    from boundlab.statements import latex_names
 
     registry = Registry.load()
     claims = registry.select(args.selectors, allow_broken=True)
@@ -124,7 +125,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             {
                 "id": c.id,
                 "kind": c.kind,
-                "statement": {"latex": c.statement.latex(), "text": c.statement.text(),
+                "statement": {"latex": c.statement.latex(latex_names(c.module)), "text": c.statement.text(),
                               "provenance": c.provenance.status, "source": c.provenance.source},
                 "description": c.description,
                 "mutants": [{"id": f"{c.id}~{m.name}", "text": m.statement.text(), "description": m.description}

@@ -22,6 +22,7 @@ from boundlab.keys import measurement_code, search_code, search_statement
 from boundlab.registry import Registry
 from boundlab.results import Result
 from boundlab.seeding import canonical, unit_rng
+from boundlab.statements import latex_names
 from boundlab.store import Store, UnitKey, UnitRecord, default_store_path
 from boundlab.units import (
     MeasureTask,
@@ -297,7 +298,7 @@ class _Run:
             mutant_of=entry.mutant_of,
             verdict=decision.verdict,
             statement={
-                "latex": entry.statement.latex(),
+                "latex": entry.statement.latex(latex_names(claim.module)),
                 "text": entry.statement.text(),
                 "provenance": "mutant" if entry.mutant else prov.status,
                 "source": f"deliberately wrong variant of {claim.id}" if entry.mutant else prov.source,

@@ -15,10 +15,11 @@ measured array of that name. Everything else evaluates from the sweep point's pa
 from __future__ import annotations
 
 import hashlib
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -40,20 +41,48 @@ class Expectation(sp.Function):
         return "E[" + printer._print(self.args[0]) + "]"
 
 
-_LATEX_NAMES: dict[sp.Symbol, str] = {}
+# Typeset names of measured quantities, per module that declared them (two papers may both call a quantity R).
+# Sympy caches equal symbols, so the name cannot live on the symbol itself.
+_LATEX_NAMES: dict[str, dict[sp.Symbol, str]] = {}
+
+LatexNames = Mapping[sp.Symbol, str]
 
 
-def quantity(name: str, latex: str | None = None) -> sp.Symbol:
-    """A measured quantity: a symbol evaluated from the measurement called ``name``, typeset as ``latex``."""
+def quantity(name: str, latex: str | None = None, *, module: str | None = None) -> sp.Symbol:
+    """A measured quantity: a symbol evaluated from the measurement called ``name``, typeset as ``latex``.
+
+    The typeset name belongs to ``module`` (default: the calling module), so it applies to that module's
+    statements only (see :func:`latex_names`).
+    """
     symbol = sp.Symbol(name, real=True)
     if latex is not None:
-        _LATEX_NAMES[symbol] = latex
+        owner = module or sys._getframe(1).f_globals.get("__name__", "__main__")
+        _LATEX_NAMES.setdefault(owner, {})[symbol] = latex
     return symbol
 
 
-def to_latex(expr: sp.Basic) -> str:
-    """LaTeX of an expression, with the typeset names given to measured quantities."""
-    return sp.latex(expr, symbol_names=_LATEX_NAMES)
+@cache
+def _imported_project_modules(module: str) -> tuple[str, ...]:
+    from boundlab.closure import module_closure
+
+    return tuple(m for m in module_closure(module) if m != module)
+
+
+def latex_names(module: str) -> dict[sp.Symbol, str]:
+    """The typeset names for statements of ``module``: its own, over those of the project modules it imports."""
+    if not module:
+        return {}
+    names: dict[sp.Symbol, str] = {}
+    for other in _imported_project_modules(module):
+        names.update(_LATEX_NAMES.get(other, {}))
+    names.update(_LATEX_NAMES.get(module, {}))
+    return names
+
+
+def to_latex(expr: sp.Basic, names: LatexNames | None = None) -> str:
+    """LaTeX of an expression, with the typeset names given to measured quantities (``names``, see
+    :func:`latex_names`; none: sympy's own)."""
+    return sp.latex(expr, symbol_names=dict(names or {}))
 
 
 def _plain(expr: sp.Expr) -> sp.Expr:
@@ -102,7 +131,8 @@ class Statement(ABC):
     """Base class: every statement gives LaTeX, plain text and a digest that changes when it changes."""
 
     @abstractmethod
-    def latex(self) -> str: ...
+    def latex(self, names: LatexNames | None = None) -> str:
+        """LaTeX, typesetting measured quantities with ``names`` (a :func:`latex_names` mapping)."""
 
     @abstractmethod
     def text(self) -> str: ...
@@ -147,8 +177,8 @@ class Relation(Statement):
     def evaluate(self, values: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         return self.lhs(values), self.rhs(values)
 
-    def latex(self) -> str:
-        return to_latex(self.relation)
+    def latex(self, names: LatexNames | None = None) -> str:
+        return to_latex(self.relation, names)
 
     def text(self) -> str:
         return f"{sp.sstr(self.relation.lhs)} {self.op} {sp.sstr(self.relation.rhs)}"
@@ -195,8 +225,9 @@ class Asymptotic(Statement):
         b = sp.limit(sp.log(w) * (elasticity - a), w, sp.oo)
         return float(a), float(b)
 
-    def latex(self) -> str:
-        return f"{to_latex(self.quantity)} = {_ORDER_LATEX[self.order]}\\left({to_latex(self.shape)}\\right)"
+    def latex(self, names: LatexNames | None = None) -> str:
+        measured, shape = to_latex(self.quantity, names), to_latex(self.shape, names)
+        return f"{measured} = {_ORDER_LATEX[self.order]}\\left({shape}\\right)"
 
     def text(self) -> str:
         return f"{sp.sstr(self.quantity)} = {self.order}({sp.sstr(self.shape)})"
@@ -222,9 +253,9 @@ class Limit(Statement):
     def distance(self, values: Mapping[str, Any]) -> np.ndarray:
         return self._distance(values)
 
-    def latex(self) -> str:
-        lim = to_latex(sp.Symbol(self.variable.name)) + r" \to " + to_latex(self.point)
-        return r"\lim_{" + lim + "} " + to_latex(self.quantity) + " = " + to_latex(self.target)
+    def latex(self, names: LatexNames | None = None) -> str:
+        lim = to_latex(sp.Symbol(self.variable.name), names) + r" \to " + to_latex(self.point, names)
+        return r"\lim_{" + lim + "} " + to_latex(self.quantity, names) + " = " + to_latex(self.target, names)
 
     def text(self) -> str:
         return f"lim_{{{self.variable} -> {self.point}}} {sp.sstr(self.quantity)} = {sp.sstr(self.target)}"
