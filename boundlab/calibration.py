@@ -78,6 +78,7 @@ RATE = Experiment(
     "Q(n) = 3 n^0.5 times log-normal noise with mean one.",
     {"quick": _QUICK_RATE, "standard": _QUICK_RATE, "full": _QUICK_RATE},
     measure=_rate_measure,
+    outputs=("Q",),
 )
 _QUICK_MEAN = Budget(grid(n=[1, 2, 3, 4]), replicates=200, block=100)
 MEAN = Experiment(
@@ -85,6 +86,7 @@ MEAN = Experiment(
     "Q = 1 + N(0, 1): its mean is exactly one.",
     {"quick": _QUICK_MEAN, "standard": _QUICK_MEAN, "full": _QUICK_MEAN},
     measure=_mean_measure,
+    outputs=("Q",),
 )
 _SLOW = Budget(grid(n=list(range(1, 13)), delay=0.25), replicates=16, block=8)
 SLOW = Experiment(
@@ -92,6 +94,7 @@ SLOW = Experiment(
     "As gaussian-mean, but every block sleeps a quarter of a second (for interruption tests).",
     {"quick": _SLOW, "standard": _SLOW, "full": _SLOW},
     measure=_mean_measure,
+    outputs=("Q",),
 )
 _SURE = Budget(grid(n=1), replicates=64, block=64, restarts=3, evaluations=150)
 SURE = Experiment(
@@ -99,6 +102,7 @@ SURE = Experiment(
     "Q = theta_1 theta_2 for theta uniform on the unit square; its maximum 1 is at a corner.",
     {"quick": _SURE, "standard": _SURE, "full": _SURE},
     search=Search(_sure_sample, _sure_evaluate, lambda p: (np.zeros(2), np.ones(2))),
+    outputs=("Q",),
 )
 _LIMIT = Budget(grid(n=[10, 100, 1000, 10000, 100000]), replicates=32, block=32)
 LIMIT = Experiment(
@@ -106,6 +110,7 @@ LIMIT = Experiment(
     "D(n) = 1/n (1 + 1e-3 U): a distance that converges to zero.",
     {"quick": _LIMIT, "standard": _LIMIT, "full": _LIMIT},
     measure=_limit_measure,
+    outputs=("D",),
 )
 
 _NOTE = reconstructed("Synthetic: the truth is known by construction.")

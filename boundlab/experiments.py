@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from boundlab.errors import UsageError
+from boundlab.errors import MeasurementError, UsageError
 
 FIDELITIES: tuple[str, ...] = ("quick", "standard", "full")
 
@@ -83,6 +83,8 @@ class Experiment:
 
     Give either ``measure`` or ``search`` (then random instances are ``search.sample`` and measurements
     ``search.evaluate``, and the instance vectors are kept for replay and for the adversarial search).
+    ``outputs`` names the quantities the measure (or evaluate) returns, exactly: statements are checked
+    against it when their module loads, and every measurement against it when it runs.
     """
 
     name: str
@@ -91,10 +93,15 @@ class Experiment:
     measure: Measure | None = None
     search: Search | None = None
     setup: Mapping[str, str] = field(default_factory=dict)
+    outputs: tuple[str, ...] = field(default=(), kw_only=True)
 
     def __post_init__(self) -> None:
         if (self.measure is None) == (self.search is None):
             raise UsageError(f"Experiment {self.name!r}: give exactly one of measure or search.")
+        if isinstance(self.outputs, str) or not self.outputs or not all(isinstance(o, str) for o in self.outputs):
+            raise UsageError(f"Experiment {self.name!r}: declare outputs=(...), the names of the quantities its "
+                             f"measure or evaluate returns (got {self.outputs!r}).")
+        object.__setattr__(self, "outputs", tuple(self.outputs))
         missing = [f for f in FIDELITIES if f not in self.budgets]
         if missing:
             raise UsageError(f"Experiment {self.name!r}: no budget for fidelity {', '.join(missing)}.")
@@ -107,8 +114,17 @@ class Experiment:
     def run(self, params: Params, rng: np.random.Generator, n: int, xp: Any) -> dict[str, Any]:
         if self.search is not None:
             theta = np.asarray(self.search.sample(params, rng, n), dtype=float)
-            out = dict(self.search.evaluate(params, theta, xp))
+            out = self.check_outputs(self.search.evaluate(params, theta, xp))
             out[THETA] = theta
             return out
         assert self.measure is not None
-        return dict(self.measure(params, rng, n, xp))
+        return self.check_outputs(self.measure(params, rng, n, xp))
+
+    def check_outputs(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """``raw`` as a dict, after checking that it holds exactly the declared outputs."""
+        if set(raw) != set(self.outputs):
+            raise MeasurementError(
+                f"Experiment {self.name!r} returned the quantities [{', '.join(sorted(raw))}] but declares "
+                f"outputs [{', '.join(self.outputs)}]."
+            )
+        return dict(raw)

@@ -20,6 +20,7 @@ from functools import cache
 from types import ModuleType
 
 from boundlab.claims import Claim
+from boundlab.declarations import check_declarations
 from boundlab.errors import UsageError
 from boundlab.experiments import Experiment
 from boundlab.papers import Paper
@@ -27,7 +28,8 @@ from boundlab.papers import Paper
 
 @cache
 def module_claims(module_name: str) -> tuple[Paper, tuple[Claim, ...]]:
-    """Import a theorem module and return its PAPER and CLAIMS, each claim stamped with the module name."""
+    """Import a theorem module and return its PAPER and CLAIMS, each claim stamped with the module name and its
+    declarations checked (boundlab.declarations)."""
     module: ModuleType = importlib.import_module(module_name)
     paper = getattr(module, "PAPER", None)
     claims = getattr(module, "CLAIMS", None)
@@ -37,6 +39,7 @@ def module_claims(module_name: str) -> tuple[Paper, tuple[Claim, ...]]:
         if claim.paper is not paper:
             raise UsageError(f"Claim {claim.id} in {module_name} belongs to another paper.")
         claim.module = module_name
+        check_declarations(claim, getattr(module, "__file__", None) or module_name)
     return paper, tuple(claims)
 
 

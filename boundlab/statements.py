@@ -93,6 +93,26 @@ def _plain(expr: sp.Expr) -> sp.Expr:
     )
 
 
+def symbol_names(*exprs: sp.Basic) -> set[str]:
+    """Names a statement's expressions evaluate from: free symbols, with R(T) counted as R and E[Q] as Q."""
+    names: set[str] = set()
+    for expr in exprs:
+        names |= {s.name for s in _plain(sp.sympify(expr)).free_symbols}
+    return names
+
+
+def statement_names(statement: Statement) -> set[str]:
+    """Every name (measured quantity or sweep parameter) that evaluating ``statement`` needs."""
+    if isinstance(statement, Relation):
+        return symbol_names(statement.relation.lhs, statement.relation.rhs)
+    if isinstance(statement, Asymptotic):
+        return symbol_names(statement.quantity, statement.shape)
+    if isinstance(statement, Limit):
+        return symbol_names(statement.quantity, statement.target, statement.variable, statement.point,
+                            statement.scale)
+    raise UsageError(f"Unknown statement type {type(statement).__name__}.")
+
+
 @dataclass(frozen=True, eq=False)
 class _Evaluator:
     """A lambdified expression that takes its arguments by name from a mapping."""

@@ -44,7 +44,7 @@ def measure(params, rng, n, xp):
 
 def write_paper(folder: Path, stem: str, *, key: str | None = None, claim: str = "mean-bounded",
                 latex: str = "Q", bound: str = "2", level: float = 1.0, block: int = 50,
-                outputs: str | None = None, returns: str | None = None,
+                outputs: str | None = '("Q",)', returns: str | None = None,
                 marker: Path | None = None, extra: str = "", doc: str = "A user paper.") -> None:
     """Write ``<stem>_thm.py`` and ``<stem>_sim.py`` into ``folder``."""
     returns = returns or f'"Q": {level} + 0.1 * rng.standard_normal(n)'

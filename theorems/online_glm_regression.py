@@ -43,6 +43,7 @@ R = sp.Function("R")  # realised regret against theta*, measured as "R"
 R_hindsight = quantity("R_hindsight", r"R^{\mathrm{hind}}(T)")
 dR = quantity("dR", r"\Delta R")  # (R(T) - R(T/10)) / log 10: regret growth per unit of log T
 
+REGRET_OUTPUTS = ("R", "R_pseudo", "R_hindsight", "dR")  # what measure_regret returns
 SETUP = {
     "model": "y_t = <x_t, theta*> + sigma eps_t, eps_t ~ N(0, 1); x_t ~ N(0, I/d); theta* uniform on the unit sphere",
     "algorithm": "FTRL with squared loss and lam ||theta||^2, lam = 1 (online ridge, Sherman-Morrison updates)",
@@ -72,6 +73,7 @@ REGRET_VS_T = Experiment(
     ),
     measure=measure_regret,
     setup=SETUP,
+    outputs=REGRET_OUTPUTS,
 )
 SLOPE_VS_SIGMA = Experiment(
     "log-slope-vs-sigma",
@@ -86,6 +88,7 @@ SLOPE_VS_SIGMA = Experiment(
     ),
     measure=measure_regret,
     setup=SETUP,
+    outputs=REGRET_OUTPUTS,
 )
 SLOPE_VS_D = Experiment(
     "log-slope-vs-d",
@@ -100,6 +103,7 @@ SLOPE_VS_D = Experiment(
     ),
     measure=measure_regret,
     setup=SETUP,
+    outputs=REGRET_OUTPUTS,
 )
 
 _UPPER = reconstructed(

@@ -102,6 +102,7 @@ STRUCTURE = Experiment(
     ),
     measure=sim.measure_structure,
     setup=SETUP,
+    outputs=("nnz_col", "nnz_row", "feasibility_gap", "certified_gap", "polished"),
 )
 DUALITY = Experiment(
     "tiny-duality",
@@ -116,6 +117,7 @@ DUALITY = Experiment(
     ),
     measure=sim.measure_duality,
     setup=SETUP,
+    outputs=("S_k", "P_k", "D_k", "S_k_solver", "b_sq", "feasibility_gap"),
 )
 K_EQUALS_ONE = Experiment(
     "k-equals-one",
@@ -133,6 +135,7 @@ K_EQUALS_ONE = Experiment(
     ),
     search=Search(sim.sample_instance_vectors, sim.evaluate_k1, sim.instance_box),
     setup=SETUP,
+    outputs=("S_1", "OT", "b_sq", "feasibility_gap"),
 )
 LARGE_K = Experiment(
     "large-k",
@@ -148,6 +151,7 @@ LARGE_K = Experiment(
     ),
     search=Search(sim.sample_instance_vectors, sim.evaluate_large_k, sim.instance_box),
     setup=SETUP,
+    outputs=("S_kstar", "S_below", "OT_gamma", "plan_distance", "trunc_gap", "kstar", "feasibility_gap"),
 )
 LIMIT_IN_K = Experiment(
     "limit-in-k",
@@ -161,6 +165,7 @@ LIMIT_IN_K = Experiment(
     ),
     measure=sim.measure_limit_in_k,
     setup=SETUP,
+    outputs=("S_k", "OT_gamma", "OT", "feasibility_gap"),
 )
 ITERATIONS = Experiment(
     "iterations-vs-k",
@@ -175,6 +180,7 @@ ITERATIONS = Experiment(
     ),
     measure=sim.measure_iterations,
     setup=SETUP,
+    outputs=("iterations",),
 )
 
 _FORMULATION = "Inferred from the formulation (abstract: explicit cardinality constraints on the plan) and POT's port"
