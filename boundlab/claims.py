@@ -15,9 +15,11 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from boundlab import asymptotics
 from boundlab.decisions import (
     Decision,
     MeanEvidence,
+    Nearest,
     SureEvidence,
     decide_expectation,
     decide_limit,
@@ -25,7 +27,8 @@ from boundlab.decisions import (
     decide_sure,
 )
 from boundlab.errors import UsageError
-from boundlab.experiments import THETA, Experiment
+from boundlab.experiments import FIDELITIES, THETA, Experiment
+from boundlab.rates import unit_distance
 from boundlab.papers import Paper
 from boundlab.statements import Asymptotic, Limit, Relation, Statement
 
@@ -217,25 +220,151 @@ def _exponents(statement: Asymptotic, variable: str) -> tuple[float, float]:
     return statement.exponents(variable)
 
 
-@dataclass(eq=False)
-class RateClaim(Claim):
-    """Q = O/Theta/Omega(g) in ``variable``: the slope of log(Q/g) on log(variable) within +-margin."""
+_MIN_POINTS = {True: 4, False: 3}  # distinct values of the variable needed with / without an offset
 
-    variable: str = "n"
-    margin: float = 0.1
+
+@dataclass(eq=False, kw_only=True)
+class RateClaim(Claim):
+    """Q = O/Theta/Omega(g) in ``variable``, decided on the deviation from the claimed law in the claim's units.
+
+    ``margin`` (required) is the deviation tolerated, in the claim's units: an exponent of the variable for
+    shapes with a power of it, a power of log(variable) for pure log factors and constants (``units``, derived
+    from the shape unless given). ``offset`` (derived unless given): whether the fit allows an additive constant,
+    a lower-order term exactly when the shape grows. Mutants must lie on the side where the claim can fail and
+    beyond the margin over every fidelity's sweep; a mutant that the claim implies is rejected when the module
+    loads. See boundlab.rates and docs/statistics.md.
+    """
+
+    variable: str
+    margin: float
+    units: Literal["power", "log-power"] | None = None
+    offset: bool | None = None
     alpha: float = 0.05
-    n_resamples: int = 1999
     kind: ClassVar[str] = "rate"
     statement_type: ClassVar[type[Statement]] = Asymptotic
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        assert isinstance(self.statement, Asymptotic)
+        if not (isinstance(self.margin, (int, float)) and 0 < self.margin < 8):
+            raise UsageError(f"Claim {self.id}: margin must be a number in (0, 8) in the claim's units, got "
+                             f"{self.margin!r}.")
+        if not 0 < self.alpha < 0.5:
+            raise UsageError(f"Claim {self.id}: alpha must lie in (0, 0.5), got {self.alpha!r}.")
+        shape = self.statement.shape
+        if self.units is None:
+            self.units = asymptotics.deviation_units(shape, self.variable)
+        if self.units not in ("power", "log-power"):
+            raise UsageError(f"Claim {self.id}: units must be 'power' or 'log-power', got {self.units!r}.")
+        if self.offset is None:
+            self.offset = asymptotics.grows(shape, self.variable)
+        self._check_sweeps()
+        self._sides = self._mutant_sides()
+
+    # --------------------------------------------------------------------------------- declarations
+    def _sweep(self, fidelity: str) -> tuple[np.ndarray, list[Mapping[str, Any]]]:
+        points = list(self.experiment.budget(fidelity).points)
+        return np.array([float(p[self.variable]) for p in points]), points
+
+    def _check_sweeps(self) -> None:
+        for fidelity in FIDELITIES:
+            try:
+                x, points = self._sweep(fidelity)
+            except KeyError:
+                raise UsageError(f"Claim {self.id}: the rate variable {self.variable!r} is not a sweep parameter "
+                                 f"of every {fidelity} point.") from None
+            need = _MIN_POINTS[bool(self.offset)]
+            if len(set(x.tolist())) < need:
+                raise UsageError(
+                    f"Claim {self.id}: the {fidelity} sweep needs at least {need} distinct values of "
+                    f"{self.variable} ({'a fit with an additive constant' if self.offset else 'a rate fit'}), "
+                    f"got {len(set(x.tolist()))}.")
+            others = {k for p in points for k in p if k != self.variable}
+            varying = sorted(k for k in others if len({repr(p.get(k)) for p in points}) > 1)
+            if varying:
+                raise UsageError(f"Claim {self.id}: a rate sweep varies only {self.variable}; the {fidelity} sweep "
+                                 f"also varies {', '.join(varying)} (declare one experiment per variable).")
+            if self.units == "log-power" and np.any(x <= 1):
+                raise UsageError(f"Claim {self.id}: deviations in powers of log {self.variable} need "
+                                 f"{self.variable} > 1 at every point of the {fidelity} sweep.")
+
+    def _mutant_sides(self) -> dict[str, str]:
+        """Which side of the claim each mutant lies on ('above': a smaller rate, refuted when the truth grows
+        faster; 'below': a larger one), rejecting mutants the claim implies and checking both sides are covered."""
+        assert isinstance(self.statement, Asymptotic)
+        order, shape = self.statement.order, self.statement.shape
+        sides: dict[str, str] = {}
+        for m in self.mutants:
+            assert isinstance(m.statement, Asymptotic)
+            try:
+                relation = asymptotics.compare(shape, m.statement.shape, self.variable)
+            except (ValueError, NotImplementedError) as exc:
+                raise UsageError(f"Claim {self.id}: mutant {m.name}: {exc}.") from None
+            m_order = m.statement.order
+            implied = (
+                (order in ("O", "Theta") and m_order == "O" and relation != "smaller")
+                or (order in ("Omega", "Theta") and m_order == "Omega" and relation != "larger")
+                or (order == "Theta" and m_order == "Theta" and relation == "same")
+            )
+            if implied:
+                raise UsageError(
+                    f"Claim {self.id}: mutant {m.name} ({m.statement.text()}) is implied by the claim "
+                    f"({self.statement.text()}), so it can never be refuted; a mutant must lie on the side "
+                    "where the claim can fail.")
+            if relation == "smaller" and m_order in ("O", "Theta"):
+                sides[m.name] = "above"
+            elif relation == "larger" and m_order in ("Omega", "Theta"):
+                sides[m.name] = "below"
+        needed = {"O": ["above"], "Omega": ["below"], "Theta": ["above", "below"]}[order]
+        words = {"above": "a tighter false upper bound (a smaller rate)", "below": "a larger false lower bound"}
+        for side in needed:
+            if side not in sides.values():
+                raise UsageError(f"Claim {self.id}: a {order} claim needs a mutant that is {words[side]}.")
+        for fidelity in FIDELITIES:
+            for name, distance in self._distances(fidelity, sides).items():
+                if not abs(distance) > self.margin:
+                    raise UsageError(
+                        f"Claim {self.id}: mutant {name} lies {abs(distance):.3g} from the claim over the "
+                        f"{fidelity} sweep ({self.units} units), within the margin {self.margin:g}: it could never "
+                        "be refuted.")
+        return sides
+
+    def _distances(self, fidelity: str, sides: Mapping[str, str]) -> dict[str, float]:
+        x, points = self._sweep(fidelity)
+        assert isinstance(self.statement, Asymptotic)
+        g = np.array([float(self.statement.shape_function(p)) for p in points])
+        out = {}
+        for m in self.mutants:
+            if m.name in sides:
+                assert isinstance(m.statement, Asymptotic)
+                other = np.array([float(m.statement.shape_function(p)) for p in points])
+                out[m.name] = unit_distance(x, g, other, self.units or "power")
+        return out
+
+    def nearest(self, points: Sequence[PointData]) -> Nearest:
+        """The nearest mutant on each side, by its distance over this run's sweep."""
+        x = np.array([float(p.params[self.variable]) for p in points])
+        assert isinstance(self.statement, Asymptotic)
+        g = np.array([float(self.statement.shape_function(p.params)) for p in points])
+        best: dict[str, tuple[str, float]] = {}
+        for m in self.mutants:
+            side = self._sides.get(m.name)
+            if side is None:
+                continue
+            assert isinstance(m.statement, Asymptotic)
+            other = np.array([float(m.statement.shape_function(p.params)) for p in points])
+            distance = abs(unit_distance(x, g, other, self.units or "power"))
+            if side not in best or distance < best[side][1]:
+                best[side] = (m.name, distance)
+        return Nearest(above=best.get("above"), below=best.get("below"))
+
     def settings(self) -> dict[str, Any]:
-        return {"variable": self.variable, "margin": self.margin, "alpha": self.alpha}
+        return {"variable": self.variable, "margin": self.margin, "units": self.units, "offset": self.offset,
+                "alpha": self.alpha, "mutant_sides": dict(self._sides)}
 
     def decide(self, statement: Statement, points: Sequence[PointData], rng: np.random.Generator) -> Decision:
         assert isinstance(statement, Asymptotic)
         x = np.array([float(p.params[self.variable]) for p in points])
-        if len(set(x.tolist())) < 2:
-            raise UsageError(f"Claim {self.id}: the sweep must hold at least two values of {self.variable}.")
         samples = [np.broadcast_to(statement.measured(p.values), (len(p.replay),)) for p in points]
         shape = np.array([float(statement.shape_function(p.params)) for p in points])
         return decide_rate(
@@ -245,11 +374,13 @@ class RateClaim(Claim):
             statement.order,
             self.margin,
             self.alpha,
-            rng,
+            self.units or "power",
+            bool(self.offset),
             params=[p.params for p in points],
             variable=self.variable,
             asymptotic=_exponents(statement, self.variable),
-            n_resamples=self.n_resamples,
+            nearest=self.nearest(points) if statement is self.statement else None,
+            paired=self.experiment.common_random_numbers,
         )
 
 
@@ -286,8 +417,3 @@ class LimitClaim(Claim):
         return decide_limit(
             x, distances, self.tol, final, self.statistic, self.alpha, params=[p.params for p in points]
         )
-
-
-KINDS: dict[str, type[Claim]] = {
-    c.kind: c for c in (SureClaim, ExpectationClaim, RateClaim, LimitClaim)
-}

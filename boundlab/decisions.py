@@ -13,7 +13,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from boundlab.stats import MeanTest, holm, log_mean_slope, ols_slope
+from scipy import stats
+
+from boundlab.rates import Units, fit_deviation
+from boundlab.stats import MeanTest, holm, ols_slope
 
 Verdict = Literal["consistent", "violated", "inconclusive", "error"]
 VERDICTS: tuple[str, ...] = ("consistent", "violated", "inconclusive", "error")
@@ -28,6 +31,7 @@ class Decision:
     tightness: float | None = None
     counterexample: dict[str, Any] | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    resolution: dict[str, Any] | None = None
 
 
 def _f(x: float | None) -> float | None:
@@ -259,6 +263,30 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
 # ----------------------------------------------------------------------------------------------- rate
 
 
+@dataclass(frozen=True)
+class Nearest:
+    """The nearest mutant on each side of a claim, as its distance in the claim's units (None: no mutant on
+    that side). A claim is only `consistent` when its resolution on the side it can fail is finer."""
+
+    above: tuple[str, float] | None = None
+    below: tuple[str, float] | None = None
+
+
+def _exponent_of_q(x: np.ndarray, samples: Sequence[np.ndarray], alpha: float) -> tuple[float, list[float]] | None:
+    """Least-squares slope of log(mean Q) on log x, with a delta-method interval (one-sided alpha per end)."""
+    means = np.array([np.mean(s) for s in samples])
+    if np.any(means <= 0):
+        return None
+    rel_se = np.array([np.std(s, ddof=1) / np.sqrt(np.size(s)) if np.size(s) > 1 else np.inf
+                       for s in samples]) / means
+    lx = np.log(x) - np.log(x).mean()
+    c = lx / np.sum(lx * lx)
+    slope = float(c @ np.log(means))
+    se = float(np.sqrt(np.sum(c**2 * rel_se**2)))
+    z = float(stats.norm.ppf(1 - alpha))
+    return slope, [slope - z * se, slope + z * se]
+
+
 def decide_rate(
     x: np.ndarray,
     samples: Sequence[np.ndarray],
@@ -266,88 +294,107 @@ def decide_rate(
     order: str,
     margin: float,
     alpha: float,
-    rng: np.random.Generator,
+    units: Units,
+    offset: bool,
     params: Sequence[Mapping[str, Any]] | None = None,
     variable: str = "n",
     asymptotic: tuple[float, float] = (0.0, 0.0),
-    n_resamples: int = 1999,
+    nearest: Nearest | None = None,
+    paired: bool = False,
 ) -> Decision:
-    """Q(x) = O/Theta/Omega(g(x)): fit the slope s of log(mean Q / g) on log x; decide with margin e."""
+    """Q(x) = O/Theta/Omega(g(x)), decided on the deviation delta from the claimed law in the claim's units
+    (boundlab.rates): O is violated when delta > margin significantly, consistent when delta <= margin is shown
+    and the resolution on that side is finer than the nearest mutant; Omega mirrors it; Theta needs both."""
     x = np.asarray(x, float)
     shape = np.asarray(shape, float)
-    ratios = [np.asarray(s, float) / g for s, g in zip(samples, shape, strict=True)]
-    means = np.array([np.mean(r) for r in ratios])
-    mean_q = np.array([np.mean(s) for s in samples])
+    samples = [np.asarray(s, float) for s in samples]
     params = params or [{variable: v} for v in x]
-    points = []
     n_points = len(samples)
-    for p, s, g, r in zip(params, samples, shape, means, strict=True):
+    points = []
+    for p, s, g in zip(params, samples, shape, strict=True):
         low, high = MeanTest.of(s).interval(alpha / n_points)
-        points.append(
-            {
-                "params": dict(p),
-                "replicates": int(np.size(s)),
-                "estimate": _f(np.mean(s)),
-                "ci": [_f(low), _f(high)],
-                "bound": _f(g),
-                "ratio": _f(r),
-            }
-        )
-    claimed_effective = float(ols_slope(np.log(x), np.log(shape)))
+        mean = float(np.mean(s))
+        points.append({"params": dict(p), "replicates": int(np.size(s)), "estimate": _f(mean),
+                       "ci": [_f(low), _f(high)], "bound": _f(g), "ratio": _f(mean / g)})
     exponent: dict[str, Any] = {
         "variable": variable,
-        "claimed": claimed_effective,
+        "claimed": float(ols_slope(np.log(x), np.log(shape))),
         "asymptotic": asymptotic[0],
         "log_power": asymptotic[1],
         "estimate": None,
         "ci": None,
     }
-    if np.any(means <= 0) or not np.all(np.isfinite(means)):
-        return Decision(
-            "inconclusive",
-            "The mean of the measured quantity is not positive at every point, so no power law can be fitted.",
-            points,
-            exponent=exponent,
-        )
-    fit = log_mean_slope(x, ratios, alpha, rng, n_resamples=n_resamples)
-    s_low, s_high = fit.ci
-    exponent.update(
-        estimate=float(ols_slope(np.log(x), np.log(mean_q))),
-        ci=[s_low + claimed_effective, s_high + claimed_effective],
-    )
-    details = {
-        "residual_slope": fit.slope,
-        "residual_ci": [s_low, s_high],
-        "margin": margin,
-        "alpha": alpha,
-        "max_ratio": float(np.max(means)),
-        "order": order,
-    }
-    band = f"[{s_low:+.3f}, {s_high:+.3f}]"
+    fitted = _exponent_of_q(x, samples, alpha)
+    if fitted is not None:
+        exponent.update(estimate=fitted[0], ci=fitted[1])
+    unit_name = "exponent of " + variable if units == "power" else f"power of log {variable}"
+    details: dict[str, Any] = {"order": order, "margin": margin, "alpha": alpha, "units": units,
+                               "unit_name": unit_name, "offset": offset, "paired": paired}
+    means = np.array([p["estimate"] for p in points], dtype=float)
+    if np.any(shape <= 0) or not np.all(np.isfinite(shape)):
+        return Decision("inconclusive", "The claimed shape is not positive and finite at every sweep point.",
+                        points, exponent=exponent, details=details)
+    if not np.all(np.isfinite(means)) or (not offset and np.any(means <= 0)):
+        return Decision("inconclusive", "The mean of the measured quantity is not positive at every point, so "
+                        "its growth relative to the shape cannot be fitted.", points, exponent=exponent,
+                        details=details)
+    fit = fit_deviation(x, samples, shape, units, offset, paired=paired)
+    low, high = fit.interval(alpha)
+    res_above, res_below = fit.resolution(margin, alpha)
+    deviation = {"estimate": fit.delta, "ci": [low, high], "units": units, "unit_name": unit_name}
+    resolution = {"above": res_above, "below": res_below, "units": units, "unit_name": unit_name,
+                  "power": 0.8, "margin": margin,
+                  "relevant": {"O": res_above, "Omega": res_below}.get(order, max(res_above, res_below))}
+    details.update(deviation=deviation, max_ratio=float(np.max(means / shape)), amplitude=fit.scale)
+    band = f"[{low:+.3f}, {high:+.3f}]"
+    ctx = dict(points=points, exponent=exponent, details=details, resolution=resolution)
+    if fit.decreasing:
+        if order == "O":
+            verdict, what = "consistent", "decreases along the sweep while the shape grows"
+        else:
+            verdict, what = "violated", "decreases along the sweep while the claimed shape grows"
+        return Decision(verdict, f"The quantity {what} (fitted amplitude significantly below zero).", **ctx)
     if order == "O":
-        violated, consistent = s_low > margin, s_high <= margin
-        what = f"grows faster than claimed: residual slope CI {band} lies above +{margin:g}"
-        fine = f"does not grow faster than claimed: residual slope CI {band} stays below +{margin:g}"
+        violated, inside = low > margin, high <= margin
+        what = f"grows faster than claimed: the deviation's interval {band} lies above +{margin:g}"
+        fine = f"does not grow faster than claimed: the deviation's interval {band} stays below +{margin:g}"
     elif order == "Omega":
-        violated, consistent = s_high < -margin, s_low >= -margin
-        what = f"grows slower than claimed: residual slope CI {band} lies below -{margin:g}"
-        fine = f"does not grow slower than claimed: residual slope CI {band} stays above -{margin:g}"
+        violated, inside = high < -margin, low >= -margin
+        what = f"grows slower than claimed: the deviation's interval {band} lies below -{margin:g}"
+        fine = f"does not grow slower than claimed: the deviation's interval {band} stays above -{margin:g}"
     else:
-        violated = s_low > margin or s_high < -margin
-        consistent = -margin <= s_low and s_high <= margin
-        what = f"does not grow at the claimed rate: residual slope CI {band} lies outside ±{margin:g}"
-        fine = f"grows at the claimed rate: residual slope CI {band} lies inside ±{margin:g}"
+        violated = low > margin or high < -margin
+        inside = -margin <= low and high <= margin
+        what = f"does not grow at the claimed rate: the deviation's interval {band} lies outside ±{margin:g}"
+        fine = f"grows at the claimed rate: the deviation's interval {band} lies inside ±{margin:g}"
+    unit_text = f" ({unit_name})"
     if violated:
-        return Decision("violated", f"The quantity {what}.", points, exponent=exponent, details=details)
-    if consistent:
-        return Decision("consistent", f"The quantity {fine}.", points, exponent=exponent, details=details)
-    return Decision(
-        "inconclusive",
-        f"Residual slope CI {band} straddles the margin {margin:g}: widen the sweep or add replicates.",
-        points,
-        exponent=exponent,
-        details=details,
-    )
+        return Decision("violated", f"The quantity {what}{unit_text}.", **ctx)
+    if not inside:
+        return Decision("inconclusive", f"The deviation's interval {band}{unit_text} straddles the margin "
+                        f"{margin:g}: widen the sweep or add replicates.", **ctx)
+    blunt = _too_blunt(order, res_above, res_below, nearest)
+    if blunt:
+        return Decision("inconclusive", f"The quantity {fine}{unit_text}, but {blunt}", **ctx)
+    return Decision("consistent", f"The quantity {fine}{unit_text}; resolution {resolution['relevant']:.3g}.",
+                    **ctx)
+
+
+def _too_blunt(order: str, above: float, below: float, nearest: Nearest | None) -> str | None:
+    """Why a pass would be vacuous: the check could not have caught the nearest false variant of the claim."""
+    if nearest is None:
+        return None
+    sides = {"O": [("above", above)], "Omega": [("below", below)]}.get(order, [("above", above), ("below", below)])
+    for side, resolution in sides:
+        mutant = getattr(nearest, side)
+        if mutant is None:
+            continue
+        name, distance = mutant
+        if not resolution < distance:
+            return (f"the check is too blunt to tell it from its mutant {name}: it detects a deviation {side} the "
+                    f"claimed law only from {resolution:.3g} with 80% power, while {name} lies {distance:.3g} "
+                    f"away. Add replicates or widen the sweep.")
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- limit

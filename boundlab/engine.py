@@ -307,6 +307,7 @@ class _Run:
             points=decision.points,
             exponent=decision.exponent,
             tightness=decision.tightness,
+            resolution=decision.resolution,
             counterexample=decision.counterexample,
             fidelity=self.opts.fidelity,
             seed=int(self.opts.seed),

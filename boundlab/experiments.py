@@ -85,6 +85,12 @@ class Experiment:
     ``search.evaluate``, and the instance vectors are kept for replay and for the adversarial search).
     ``outputs`` names the quantities the measure (or evaluate) returns, exactly: statements are checked
     against it when their module loads, and every measurement against it when it runs.
+
+    ``common_random_numbers``: every sweep point draws from the same random numbers (the seed of a block does
+    not depend on the point), so replicate r is the same random instance at every point, e.g. one trajectory
+    observed at several horizons. Rate claims then judge differences between points on paired data, which
+    removes the variance they share; the measure must draw its randomness in an order that does not depend on
+    the swept parameter for the pairing to be exact.
     """
 
     name: str
@@ -94,6 +100,7 @@ class Experiment:
     search: Search | None = None
     setup: Mapping[str, str] = field(default_factory=dict)
     outputs: tuple[str, ...] = field(default=(), kw_only=True)
+    common_random_numbers: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if (self.measure is None) == (self.search is None):
@@ -110,6 +117,10 @@ class Experiment:
         if fidelity not in self.budgets:
             raise UsageError(f"fidelity must be one of {', '.join(FIDELITIES)}, got {fidelity!r}.")
         return self.budgets[fidelity]
+
+    def seed_params(self, params: Params) -> Params:
+        """The parameters that key a block's seed: none under common random numbers, else the point's."""
+        return {} if self.common_random_numbers else params
 
     def run(self, params: Params, rng: np.random.Generator, n: int, xp: Any) -> dict[str, Any]:
         if self.search is not None:

@@ -32,7 +32,8 @@ def _combine(*parts: str) -> str:
 
 def measurement_code(experiment: Experiment) -> str:
     """Hash of every file that can change the measurements of ``experiment``."""
-    return _combine("measure", *(closure_hash(fn) for fn in _functions(experiment)),
+    seeding = "common-random-numbers" if experiment.common_random_numbers else "seed-per-point"
+    return _combine("measure", seeding, *(closure_hash(fn) for fn in _functions(experiment)),
                     engine_hash(MEASUREMENT_ENGINE_FILES))
 
 

@@ -20,6 +20,7 @@ class Result:
     exponent: dict[str, Any] | None
     tightness: float | None
     counterexample: dict[str, Any] | None
+    resolution: dict[str, Any] | None
     fidelity: str
     seed: int
     backend: str
@@ -46,10 +47,12 @@ class Result:
 
     def headline(self) -> str:
         """The one number a reader looks at first: fitted exponent, tightness, or final distance."""
-        e = self.exponent
-        if self.kind == "rate" and e and e.get("estimate") is not None:
-            return (f"exponent in {e['variable']}: {e['estimate']:.3f} [{e['ci'][0]:.3f}, {e['ci'][1]:.3f}], "
-                    f"claimed {e['claimed']:.3f}")
+        deviation = self.details.get("deviation")
+        if self.kind == "rate" and deviation:
+            low, high = deviation["ci"]
+            res = self.resolution["relevant"] if self.resolution else float("nan")
+            return (f"deviation {deviation['estimate']:+.2f} [{low:+.2f}, {high:+.2f}] "
+                    f"{_unit_short(deviation['units'])}, resolution {res:.2g}")
         if self.tightness is not None and self.details.get("op") == "==":
             return f"{self.tightness:.2g} of the tolerance used"
         if self.tightness is not None:
@@ -63,6 +66,10 @@ class Result:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), allow_nan=False)
+
+
+def _unit_short(units: str) -> str:
+    return "exponent" if units == "power" else "log-power"
 
 
 def _finite(value: Any) -> Any:

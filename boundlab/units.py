@@ -52,7 +52,7 @@ class SearchTask:
 
 def run_measure(task: MeasureTask) -> UnitRecord:
     experiment = find_experiment(task.module, task.experiment)
-    rng = unit_rng(task.seed, task.scope, task.params, task.block)
+    rng = unit_rng(task.seed, task.scope, experiment.seed_params(task.params), task.block)
     xp = namespace(task.backend)
     start = time.perf_counter()
     with threadpool_limits(limits=1):

@@ -16,9 +16,10 @@ loss and regulariser lam ||theta||^2 is online ridge regression; (b) the regret 
 stochastic regret sum_t (yhat_t - y_t)^2 - (<x_t, theta*> - y_t)^2); the introduction defines the adversarial
 regret against the best predictor in hindsight, so that comparator is checked as a separate claim; (c) the
 reading of "O(sigma^2 d log T)" as three statements: no polynomial growth in T, and exponents 2 in sigma and 1
-in d of the regret's growth per unit of log T. The lower bound is a minimax statement over all algorithms;
-numerically we can only check that FTRL's regret on Gaussian designs is not below that rate (the upper bound
-is attained), which is what the lower-bound claim here tests.
+in d of the regret's growth per unit of log T (a log-T claim is decided in powers of log T with an additive
+constant, the sigma and d claims in exponents). The lower bound is a minimax statement over all algorithms and
+is NOT checked here: a simulation of one algorithm cannot refute it. The claim ``ftrl-attains-log-rate`` only
+checks that FTRL's own regret on Gaussian designs grows at that rate (the upper bound is attained).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ PAPER = Paper(
 )
 
 T, d, sigma = sp.symbols("T d sigma", positive=True)
-R = sp.Function("R")  # realised regret against theta*, measured as "R"
+R_pseudo = quantity("R_pseudo", r"\bar{R}(T)")  # sum_t (yhat_t - <x_t, theta*>)^2: same mean as R, no noise term
 R_hindsight = quantity("R_hindsight", r"R^{\mathrm{hind}}(T)")
 dR = quantity("dR", r"\Delta R")  # (R(T) - R(T/10)) / log 10: regret growth per unit of log T
 
@@ -60,20 +61,23 @@ def _budgets(points: dict[str, tuple], replicates: tuple[int, int, int]) -> dict
 
 REGRET_VS_T = Experiment(
     "regret-vs-T",
-    "Regret after T rounds, d = 5, sigma = 1. The sweep starts at T = 1000 = 200 d: below that the o(log T) "
-    "terms bend log-log slopes by more than the margin.",
+    "Regret after T rounds, d = 5, sigma = 1, with common random numbers: replicate r at every horizon is one "
+    "trajectory, so the growth between horizons is judged on paired data. The sweep spans three decades from "
+    "T = 100 = 20 d (the fit's additive constant absorbs the constant lower-order terms; the d^2 / T terms are "
+    "below 0.3 there): the curvature that tells log T from its powers needs a wide range of log T.",
     _budgets(
         {
-            "quick": {"T": [1000, 3000, 10000, 30000, 100000], "d": 5, "sigma": 1.0, "lam": 1.0},
-            "standard": {"T": [1000, 3000, 10000, 30000, 100000, 300000], "d": 5, "sigma": 1.0, "lam": 1.0},
-            "full": {"T": [1000, 3000, 10000, 30000, 100000, 300000, 1000000], "d": 5, "sigma": 1.0,
+            "quick": {"T": [300, 1000, 3000, 10000, 30000], "d": 5, "sigma": 1.0, "lam": 1.0},
+            "standard": {"T": [300, 1000, 3000, 10000, 30000, 100000], "d": 5, "sigma": 1.0, "lam": 1.0},
+            "full": {"T": [300, 1000, 3000, 10000, 30000, 100000, 300000, 1000000], "d": 5, "sigma": 1.0,
                      "lam": 1.0},
         },
-        (64, 256, 1024),
+        (512, 2048, 4096),
     ),
     measure=measure_regret,
     setup=SETUP,
     outputs=REGRET_OUTPUTS,
+    common_random_numbers=True,
 )
 SLOPE_VS_SIGMA = Experiment(
     "log-slope-vs-sigma",
@@ -89,6 +93,7 @@ SLOPE_VS_SIGMA = Experiment(
     measure=measure_regret,
     setup=SETUP,
     outputs=REGRET_OUTPUTS,
+    common_random_numbers=True,
 )
 SLOPE_VS_D = Experiment(
     "log-slope-vs-d",
@@ -110,9 +115,10 @@ _UPPER = reconstructed(
     "Abstract: FTRL regret O(sigma^2 d log T) + o(log T) for sigma-sub-Gaussian noise. Inferred: linear link "
     "(online ridge), comparator theta*, theorem number and constants unknown."
 )
-_LOWER = reconstructed(
-    "Abstract: Omega(sigma^2 d log(T/d)) lower bound for stochastic online linear regression (minimax over "
-    "algorithms). Inferred: checked as 'FTRL's regret is not below this rate' on Gaussian designs."
+_ATTAINS = reconstructed(
+    "Not a statement of the paper: the abstract's Omega(sigma^2 d log(T/d)) is a minimax lower bound over all "
+    "algorithms. What is checked here is weaker and about FTRL only: its regret on Gaussian designs grows at "
+    "least at that rate, i.e. the upper bound is attained."
 )
 _ASSUMPTIONS = (
     "sigma-sub-Gaussian label noise (here Gaussian)",
@@ -120,20 +126,38 @@ _ASSUMPTIONS = (
     "linear link f(z) = z",
 )
 
+_LOG_MARGIN = (
+    "Margin 0.25 of a power of log T. The o(log T) terms of online ridge's regret are constants (the ridge bias "
+    "lam ||theta*||^2, -d log(d lam) in the log-determinant) and terms vanishing like d^2 / T over T >= 1000: "
+    "the fit's additive constant absorbs them, so the margin only has to cover the curvature they leave; the "
+    "nearest false upper bounds, sqrt(log T) and log log T, lie 0.5 and about 0.6 away."
+)
+_EXPONENT_MARGIN = (
+    "Margin 0.2 of an exponent: the regret's growth per unit of log T has a part that does not scale with "
+    "sigma^2 d (the ridge bias, d-independent curvature terms), absorbed by the fit's additive constant; the "
+    "mutants with exponents one lower and one higher lie 1 away."
+)
+
 CLAIMS = [
     RateClaim(
         "regret-log-horizon",
         PAPER,
-        Asymptotic(R(T), "O", sigma**2 * d * sp.log(T)),
+        Asymptotic(R_pseudo, "O", sigma**2 * d * sp.log(T)),
         REGRET_VS_T,
         _UPPER,
-        description="The regret against theta* grows no faster than log T: the slope of log(R(T) / log T) on "
-        "log T must stay below the margin.",
+        description="The expected regret against theta* grows no faster than log T. It is measured by the "
+        "pseudo-regret sum_t (yhat_t - <x_t, theta*>)^2, whose mean equals the regret's (yhat_t does not depend on "
+        "the noise of round t) without its zero-mean noise term. The deviation is measured in powers "
+        "of log T, with an additive constant for the lower-order terms. " + _LOG_MARGIN,
         assumptions=_ASSUMPTIONS,
         variable="T",
-        margin=0.1,
+        margin=0.25,
         mutants=(
-            Mutant("sqrt-horizon-growth", Asymptotic(R(T), "Theta", sigma**2 * d * sp.sqrt(T)),
+            Mutant("sqrt-log-horizon", Asymptotic(R_pseudo, "O", sigma**2 * d * sp.sqrt(sp.log(T))),
+                   "A tighter false upper bound: regret O(sqrt(log T))."),
+            Mutant("log-log-horizon", Asymptotic(R_pseudo, "O", sigma**2 * d * sp.log(sp.log(T))),
+                   "A tighter false upper bound: regret O(log log T)."),
+            Mutant("sqrt-horizon-growth", Asymptotic(R_pseudo, "Theta", sigma**2 * d * sp.sqrt(T)),
                    "Regret of order sqrt(T), the rate of adversarial online learning with linear losses."),
         ),
     ),
@@ -144,11 +168,13 @@ CLAIMS = [
         REGRET_VS_T,
         _UPPER,
         description="The same rate for the regret against the best linear predictor in hindsight (OLS), the "
-        "comparator of the adversarial setting in the paper's introduction.",
+        "comparator of the adversarial setting in the paper's introduction. " + _LOG_MARGIN,
         assumptions=_ASSUMPTIONS,
         variable="T",
-        margin=0.1,
+        margin=0.25,
         mutants=(
+            Mutant("sqrt-log-horizon", Asymptotic(R_hindsight, "O", sigma**2 * d * sp.sqrt(sp.log(T))),
+                   "A tighter false upper bound: regret against the best predictor O(sqrt(log T))."),
             Mutant("sqrt-horizon-growth", Asymptotic(R_hindsight, "Theta", sigma**2 * d * sp.sqrt(T)),
                    "Regret of order sqrt(T) against the best predictor in hindsight."),
         ),
@@ -159,14 +185,16 @@ CLAIMS = [
         Asymptotic(dR, "Theta", sigma**2 * d),
         SLOPE_VS_SIGMA,
         _UPPER,
-        description="The regret's growth per unit of log T scales like sigma^2: fitted exponent in sigma within "
-        "2 +- 0.1.",
+        description="The regret's growth per unit of log T scales like sigma^2: the deviation is an exponent of "
+        "sigma. " + _EXPONENT_MARGIN,
         assumptions=_ASSUMPTIONS,
         variable="sigma",
-        margin=0.1,
+        margin=0.2,
         mutants=(
             Mutant("sigma-linear", Asymptotic(dR, "Theta", sigma * d),
                    "Linear dependence on the noise level (sigma instead of sigma^2)."),
+            Mutant("sigma-cubed", Asymptotic(dR, "Theta", sigma**3 * d),
+                   "Cubic dependence on the noise level."),
         ),
     ),
     RateClaim(
@@ -175,28 +203,34 @@ CLAIMS = [
         Asymptotic(dR, "Theta", sigma**2 * d),
         SLOPE_VS_D,
         _UPPER,
-        description="The regret's growth per unit of log T scales like d: fitted exponent in d within 1 +- 0.1.",
+        description="The regret's growth per unit of log T scales like d: the deviation is an exponent of d. "
+        + _EXPONENT_MARGIN,
         assumptions=_ASSUMPTIONS,
         variable="d",
-        margin=0.1,
+        margin=0.2,
         mutants=(
             Mutant("d-squared", Asymptotic(dR, "Theta", sigma**2 * d**2),
                    "Quadratic dependence on the dimension, as in cruder analyses."),
+            Mutant("sqrt-d", Asymptotic(dR, "Theta", sigma**2 * sp.sqrt(d)),
+                   "Square-root dependence on the dimension."),
         ),
     ),
     RateClaim(
-        "lower-bound-log-horizon",
+        "ftrl-attains-log-rate",
         PAPER,
-        Asymptotic(R(T), "Omega", sigma**2 * d * sp.log(T / d)),
+        Asymptotic(R_pseudo, "Omega", sigma**2 * d * sp.log(T / d)),
         REGRET_VS_T,
-        _LOWER,
-        description="FTRL's regret does not grow slower than sigma^2 d log(T/d): the slope of "
-        "log(R(T) / log(T/d)) on log T must stay above minus the margin.",
+        _ATTAINS,
+        description="FTRL's own regret on Gaussian designs does not grow slower than sigma^2 d log(T/d): the "
+        "upper bound's rate is attained. This is NOT the paper's lower bound, a minimax statement over all "
+        "algorithms, which a simulation of one algorithm cannot test. " + _LOG_MARGIN,
         assumptions=_ASSUMPTIONS,
         variable="T",
-        margin=0.1,
+        margin=0.25,
         mutants=(
-            Mutant("adversarial-sqrt-horizon", Asymptotic(R(T), "Omega", sigma**2 * d * sp.sqrt(T)),
+            Mutant("log-squared-horizon", Asymptotic(R_pseudo, "Omega", sigma**2 * d * sp.log(T) ** 2),
+                   "A larger false lower bound: regret Omega(log^2 T)."),
+            Mutant("adversarial-sqrt-horizon", Asymptotic(R_pseudo, "Omega", sigma**2 * d * sp.sqrt(T)),
                    "The sqrt(T) lower bound of adversarial online learning, wrongly carried over to "
                    "stochastic noise."),
         ),
