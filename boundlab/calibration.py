@@ -28,9 +28,10 @@ from boundlab.decisions import (
     decide_rate,
     decide_sure,
 )
-from boundlab.experiments import Budget, Experiment, Search, grid
+from boundlab.experiments import Budget, Experiment, InstanceSearch, grid
 from boundlab.papers import Paper
 from boundlab.seeding import stable_int
+from boundlab.spaces import Box
 from boundlab.statements import Asymptotic, Expectation, Limit, Relation
 
 PAPER = Paper(
@@ -57,10 +58,6 @@ def _mean_measure(params: Mapping[str, Any], rng: np.random.Generator, size: int
     if params.get("delay", 0):
         time.sleep(float(params["delay"]))
     return {"Q": 1.0 + rng.standard_normal(size)}
-
-
-def _sure_sample(params: Mapping[str, Any], rng: np.random.Generator, size: int) -> np.ndarray:
-    return rng.uniform(0.0, 1.0, size=(size, 2))
 
 
 def _sure_evaluate(params: Mapping[str, Any], theta: np.ndarray, xp: Any) -> dict[str, Any]:
@@ -93,12 +90,12 @@ SLOW = Experiment(
     {"quick": _SLOW, "standard": _SLOW, "full": _SLOW},
     measure=_mean_measure,
 )
-_SURE = Budget(grid(n=1), replicates=64, block=64, restarts=3, evaluations=150)
+_SURE = Budget(grid(n=1), replicates=64, block=64, restarts=3, evaluations=75)
 SURE = Experiment(
     "product-on-unit-square",
     "Q = theta_1 theta_2 for theta uniform on the unit square; its maximum 1 is at a corner.",
     {"quick": _SURE, "standard": _SURE, "full": _SURE},
-    search=Search(_sure_sample, _sure_evaluate, lambda p: (np.zeros(2), np.ones(2))),
+    search=InstanceSearch(Box(0.0, 1.0, shape=2), _sure_evaluate),
 )
 _LIMIT = Budget(grid(n=[10, 100, 1000, 10000, 100000]), replicates=32, block=32)
 LIMIT = Experiment(
