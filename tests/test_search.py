@@ -3,7 +3,7 @@
 * The audit's case: theta in [0, 1]^30, f = sum theta_i^2 (maximum 30 at a corner); the false claim f <= 25
   must come out ``violated`` through ``boundlab.verify`` (Nelder-Mead from the worst draws reached ~16).
 * Power floors at 30 and 100 dimensions on the synthetic problems of boundlab.search_calibration. Measured
-  over 60 seeds (see the README of the search): every problem found violated in 60/60 seeds at 2, 10, 30 and
+  over 60 seeds (boundlab.search_calibration, power rows): every problem found violated in 60/60 seeds at 2, 10, 30 and
   100 dimensions (Clopper-Pearson lower end 0.94), while random draws alone found 0/60 at 10+ dimensions. With
   the fewer seeds here, the floor is 1.0 minus at most one miss; a regression to Nelder-Mead (16 of 25 at 30
   dimensions) fails it.
