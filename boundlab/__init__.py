@@ -13,9 +13,10 @@ from boundlab.claims import (
 )
 from boundlab.engine import verify
 from boundlab.errors import BoundLabError, MeasurementError, UsageError
-from boundlab.experiments import FIDELITIES, Budget, Experiment, Search, grid
+from boundlab.experiments import FIDELITIES, Budget, Experiment, InstanceSearch, grid
 from boundlab.papers import Paper
 from boundlab.results import Result
+from boundlab.spaces import PSD, Box, Product, RowStochastic, Simplex, Space, Sphere
 from boundlab.statements import Asymptotic, Expectation, Limit, Relation, quantity
 from boundlab.version import __version__
 
@@ -37,7 +38,14 @@ __all__ = [
     "RateClaim",
     "Relation",
     "Result",
-    "Search",
+    "InstanceSearch",
+    "Space",
+    "Box",
+    "Simplex",
+    "RowStochastic",
+    "Sphere",
+    "PSD",
+    "Product",
     "SureClaim",
     "UsageError",
     "__version__",

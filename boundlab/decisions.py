@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-
 from scipy import stats
 
 from boundlab.rates import Units, fit_deviation
@@ -109,6 +108,7 @@ def decide_sure(evidence: Sequence[SureEvidence], op: str, rtol: float, atol: fl
         ratios_all.extend(ratio[np.isfinite(ratio)].tolist())
         violated = excess > 1.0
         n_violations += int(violated.sum())
+        vacuous = sure_vacuous(lhs, rhs, op)
         i = int(np.nanargmax(np.where(np.isnan(excess), -np.inf, excess)))
         searched_ratio = sure_ratio(
             np.array([s["lhs"] for s in ev.searched]), np.array([s["rhs"] for s in ev.searched]), op
@@ -138,6 +138,8 @@ def decide_sure(evidence: Sequence[SureEvidence], op: str, rtol: float, atol: fl
                 "worst_gap": _f(float(sure_gap(lhs[i], rhs[i], op))),
                 "band": _f(float(sure_band(rhs[i], rtol, atol))),
                 "violations": int(violated.sum()),
+                "vacuous": int(vacuous[:n_random].sum()),
+                "vacuous_searched": int(vacuous[n_random:].sum()),
             }
         )
         if worst is None or excess[i] > worst[0]:
@@ -152,6 +154,19 @@ def decide_sure(evidence: Sequence[SureEvidence], op: str, rtol: float, atol: fl
     else:
         tightness = float(np.max(ratios_all)) if ratios_all else None
     tol_text = f"rtol={rtol:g}, atol={atol:g}"
+    n_random = sum(p["replicates"] for p in points)
+    n_vacuous = sum(p["vacuous"] for p in points)
+    informative = n_random - n_vacuous
+    resolution = {
+        "violation_probability": rule_of_three(informative),
+        "confidence": 0.95,
+        "random_draws": n_random,
+        "vacuous": n_vacuous,
+        "meaning": "the largest probability of a violating instance under the sampling distribution that "
+        "the random draws leave unrefuted at 95% (about 3/N for N informative draws)",
+    }
+    details = {"violations": n_violations, "op": op, "vacuous": n_vacuous, "informative_draws": informative,
+               "searched": sum(p["searched"] for p in points)}
     if n_violations:
         assert worst is not None
         cex = worst[1]
@@ -162,19 +177,46 @@ def decide_sure(evidence: Sequence[SureEvidence], op: str, rtol: float, atol: fl
             points,
             tightness=tightness,
             counterexample=cex,
-            details={"violations": n_violations, "op": op},
+            details=details,
+            resolution=resolution,
         )
-    total = sum(p["replicates"] + p["searched"] for p in points)
-    searched = sum(p["searched"] for p in points)
-    how = f"{total - searched} random draws and {searched} adversarial searches" if searched else (
-        f"{total} random draws, no adversarial search")
+    searched = details["searched"]
+    n_vacuous_searched = sum(p["vacuous_searched"] for p in points)
+    if informative == 0 and searched - n_vacuous_searched <= 0:
+        return Decision(
+            "inconclusive",
+            f"Vacuous: the bound is infinite or undefined on all {n_random} random draws"
+            + (f" and all {searched} searched instances" if searched else "") + ", so nothing was checked.",
+            points, tightness=tightness, details=details, resolution=resolution)
+    how = f"{n_random} random draws and {searched} adversarial searches" if searched else (
+        f"{n_random} random draws, no adversarial search")
+    vacuous_text = f"; {n_vacuous} draws vacuous (bound infinite or undefined)" if n_vacuous else ""
     return Decision(
         "consistent",
-        f"No violation among {total} instances ({how}; {tol_text}).",
+        f"No violation among {n_random + searched} instances ({how}; {tol_text}){vacuous_text}. The random draws "
+        f"rule out a violation probability above {resolution['violation_probability']:.2g} (95%).",
         points,
         tightness=tightness,
-        details={"violations": 0, "op": op},
+        details=details,
+        resolution=resolution,
     )
+
+
+def sure_vacuous(lhs: np.ndarray, rhs: np.ndarray, op: str) -> np.ndarray:
+    """Instances on which the statement says nothing: an undefined side, or a bound that is infinite on the side
+    that makes the inequality hold whatever the measurement (+inf for <=, -inf for >=)."""
+    lhs, rhs = np.asarray(lhs, float), np.asarray(rhs, float)
+    undefined = np.isnan(lhs) | np.isnan(rhs)
+    if op == "<=":
+        return undefined | np.isposinf(rhs)
+    if op == ">=":
+        return undefined | np.isneginf(rhs)
+    return undefined | np.isinf(rhs)
+
+
+def rule_of_three(n: int) -> float:
+    """Exact one-sided 95% upper bound on a probability after n draws without a hit: 1 - 0.05^(1/n)."""
+    return 1.0 if n <= 0 else float(1.0 - 0.05 ** (1.0 / n))
 
 
 # --------------------------------------------------------------------------------------- expectation
@@ -190,7 +232,7 @@ class MeanEvidence:
 def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float, alpha: float) -> Decision:
     """E[lhs] <= rhs (or >=, ==) at every point; Holm over points; margins relative to |E[rhs]|."""
     n_points = len(evidence)
-    pvalues, inside, points = [], [], []
+    pvalues, inside, points, detectable = [], [], [], []
     for ev in evidence:
         diff = np.asarray(ev.lhs, float) - np.asarray(ev.rhs, float)
         bound = float(np.mean(ev.rhs))
@@ -204,10 +246,14 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
             p = test.p_below(-allowed)
             ok = low >= -allowed
         else:
-            p = min(test.p_above(allowed), test.p_below(-allowed))
+            # two one-sided tests, either can reject: Bonferroni over the two sides keeps the size at alpha
+            p = min(1.0, 2.0 * min(test.p_above(allowed), test.p_below(-allowed)))
             ok = -allowed <= low and high <= allowed
         pvalues.append(p)
         inside.append(ok)
+        # smallest deviation of the mean past the margin detected with 80% power at this point (t test)
+        reach = (stats.t.ppf(1 - alpha / n_points, max(test.n - 1, 1)) + stats.t.ppf(0.8, max(test.n - 1, 1)))
+        detectable.append((allowed + reach * test.se) / abs(bound) if bound != 0 else float("inf"))
         estimate = bound + test.mean
         points.append(
             {
@@ -226,6 +272,9 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
     ratios = [p["ratio"] for p in points if p["ratio"] is not None]
     tightness = max(ratios) if ratios and op == "<=" else (min(ratios) if ratios and op == ">=" else None)
     details = {"margin": margin, "alpha": alpha, "correction": "Holm"}
+    resolution = {"relative_deviation": _f(max(detectable)), "power": 0.8, "margin": margin,
+                  "meaning": "the smallest relative deviation of the mean from the bound (beyond the margin, on the "
+                  "side the claim can fail) that the test detects with 80% power at the worst sweep point"}
     rel = {"<=": "exceeds", ">=": "falls below", "==": "differs from"}[op]
     if rejected.any():
         k = int(np.argmin(pvalues))
@@ -240,6 +289,7 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
             counterexample={"params": pt["params"], "estimate": pt["estimate"], "bound": pt["bound"],
                             "p_value": pt["p_value"]},
             details=details,
+            resolution=resolution,
         )
     if all(inside):
         return Decision(
@@ -249,6 +299,7 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
             points,
             tightness=tightness,
             details=details,
+            resolution=resolution,
         )
     return Decision(
         "inconclusive",
@@ -257,6 +308,7 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
         points,
         tightness=tightness,
         details=details,
+            resolution=resolution,
     )
 
 
@@ -401,6 +453,31 @@ def _too_blunt(order: str, above: float, below: float, nearest: Nearest | None) 
 
 
 def decide_limit(
+    x: np.ndarray,
+    distances: Sequence[np.ndarray],
+    tol: float,
+    final: np.ndarray,
+    statistic: str,
+    alpha: float,
+    params: Sequence[Mapping[str, Any]] | None = None,
+) -> Decision:
+    """:func:`_decide_limit`, with the resolution: the smallest final distance (in the claim's units) that the
+    check tells from the tolerance with 80% power (the tolerance itself when every replicate must be within it)."""
+    decision = _decide_limit(x, distances, tol, final, statistic, alpha, params)
+    final_idx = np.flatnonzero(np.asarray(final, bool))
+    if statistic == "max":
+        reach = float(tol)
+    else:
+        tests = [MeanTest.of(np.asarray(distances[i], float)) for i in final_idx]
+        reach = max(tol + (stats.t.ppf(1 - alpha / len(tests), max(t.n - 1, 1)) + stats.t.ppf(0.8, max(t.n - 1, 1)))
+                    * t.se for t in tests)
+    decision.resolution = {"distance": _f(reach), "power": 0.8, "tol": tol,
+                           "meaning": "the smallest final distance to the limit object that the check detects "
+                           "with 80% power"}
+    return decision
+
+
+def _decide_limit(
     x: np.ndarray,
     distances: Sequence[np.ndarray],
     tol: float,

@@ -29,7 +29,9 @@ from boundlab.units import (
     SearchTask,
     run_measure_guarded,
     run_search_guarded,
+    search_seed,
     unit_error,
+    worst_draws,
 )
 from boundlab.version import code_version
 
@@ -222,21 +224,18 @@ class _Run:
                 continue
             if scope.error:
                 continue
-            excesses = []
-            for point in data[scope.name]:
-                excess, _, _ = claim.excess(entry.statement, point.values)
-                excesses.append(np.broadcast_to(np.nan_to_num(excess, nan=-np.inf), (len(point.replay),)))
-            if any(np.any(e > 1.0) for e in excesses):
+            per_point = [worst_draws(claim, entry.statement, point, budget.restarts) for point in data[scope.name]]
+            if any(starts is None for starts in per_point):
                 continue  # random draws already refute the statement: a search could only find worse
             keys = []
             code = search_code(claim.experiment)
-            for point, excess in zip(data[scope.name], excesses, strict=True):
-                order = np.argsort(-excess, kind="stable")[: budget.restarts]
-                starts = [point.arrays[THETA][i].tolist() for i in order]
+            for point, starts in zip(data[scope.name], per_point, strict=True):
+                assert starts is not None
                 statement = search_statement(entry.statement.digest(), claim.settings(), starts, budget.evaluations)
                 key = self._key("search:" + entry.id, statement, dict(point.params), code, 0, len(starts))
                 task = SearchTask(claim.module, claim.name, entry.mutant.name if entry.mutant else None,
-                                  dict(point.params), starts, budget.evaluations, self.opts.backend)
+                                  dict(point.params), starts, budget.evaluations, self.opts.backend,
+                                  search_seed(int(self.opts.seed), entry.id, dict(point.params)))
                 planned.append((key, task))
                 keys.append(key)
             layout[entry.id] = keys

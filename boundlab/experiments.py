@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from boundlab.errors import MeasurementError, UsageError
+from boundlab.spaces import Space
 
 FIDELITIES: tuple[str, ...] = ("quick", "standard", "full")
 
@@ -37,7 +38,10 @@ class Budget:
     """The size of an experiment at one fidelity.
 
     ``replicates`` per sweep point are computed in blocks of ``block`` (one batched array computation per
-    block). ``restarts`` and ``evaluations`` size the adversarial search of sure claims.
+    block). ``restarts`` and ``evaluations`` size the adversarial search of sure claims: it starts from the
+    ``restarts`` worst random draws and may use ``evaluations`` x dim instance evaluations in all at each
+    sweep point (``evaluations`` is *per dimension* of the instance space; see :mod:`boundlab.search` for how
+    they are split between L-BFGS-B and CMA-ES).
     """
 
     points: tuple[Mapping[str, Any], ...]
@@ -60,18 +64,39 @@ class Budget:
         return [self.block] * full + ([rest] if rest else [])
 
 
-@dataclass(frozen=True)
-class Search:
-    """An instance space for sure claims: instances are vectors ``theta`` in a box.
+SpaceAt = Space | Callable[[Params], Space]
 
-    ``sample(params, rng, n)`` draws an (n, p) array of random instances; ``evaluate(params, theta, xp)``
-    returns the measured quantities of each row (deterministic in theta, so any instance can be replayed);
-    ``bounds(params)`` gives the box (low, high) that the adversarial search stays in.
+
+@dataclass(frozen=True)
+class InstanceSearch:
+    """The instances of a sure claim: a parametrised space (:mod:`boundlab.spaces`) and what to measure on them.
+
+    ``space`` is a :class:`~boundlab.spaces.Space` or a function ``params -> Space`` (dimensions usually depend
+    on the sweep parameters). Random instances are ``space.sample``; ``evaluate(params, instances, xp)`` returns
+    the measured quantities of each instance, where ``instances`` is ``space.decode(z)`` for a batch of
+    coordinates ``z`` (deterministic in z, so any instance can be replayed from its coordinates). The adversarial
+    search (:mod:`boundlab.search`) moves the coordinates inside the space's box, so every instance it tries is
+    valid by construction.
     """
 
-    sample: Callable[[Params, np.random.Generator, int], np.ndarray]
-    evaluate: Callable[[Params, np.ndarray, Any], Mapping[str, Any]]
-    bounds: Callable[[Params], tuple[np.ndarray, np.ndarray]]
+    space: SpaceAt
+    evaluate: Callable[[Params, Any, Any], Mapping[str, Any]]
+
+    def space_at(self, params: Params) -> Space:
+        space = self.space if isinstance(self.space, Space) else self.space(params)
+        if not isinstance(space, Space):
+            raise UsageError(f"InstanceSearch.space must give a Space at {dict(params)}, got {type(space).__name__}.")
+        return space
+
+    def sample(self, params: Params, rng: np.random.Generator, n: int) -> np.ndarray:
+        """(n, dim) coordinates of random instances."""
+        return self.space_at(params).sample(rng, n)
+
+    def evaluate_coordinates(self, params: Params, z: np.ndarray, xp: Any, space: Space | None = None
+                             ) -> dict[str, Any]:
+        """Measured quantities of the instances with coordinates z (n, dim)."""
+        space = self.space_at(params) if space is None else space
+        return dict(self.evaluate(params, space.decode(z), xp))
 
 
 THETA = "__theta__"
@@ -81,8 +106,9 @@ THETA = "__theta__"
 class Experiment:
     """A Monte Carlo experiment: ``measure(params, rng, n, xp)`` returns arrays of n replicates per quantity.
 
-    Give either ``measure`` or ``search`` (then random instances are ``search.sample`` and measurements
-    ``search.evaluate``, and the instance vectors are kept for replay and for the adversarial search).
+    Give either ``measure`` or ``search`` (an :class:`InstanceSearch`: random instances are drawn from its
+    space, measured by its ``evaluate``, and their coordinates are kept for replay and for the adversarial
+    search).
     ``outputs`` names the quantities the measure (or evaluate) returns, exactly: statements are checked
     against it when their module loads, and every measurement against it when it runs.
 
@@ -97,7 +123,7 @@ class Experiment:
     description: str
     budgets: Mapping[str, Budget]
     measure: Measure | None = None
-    search: Search | None = None
+    search: InstanceSearch | None = None
     setup: Mapping[str, str] = field(default_factory=dict)
     outputs: tuple[str, ...] = field(default=(), kw_only=True)
     common_random_numbers: bool = field(default=False, kw_only=True)
@@ -124,8 +150,9 @@ class Experiment:
 
     def run(self, params: Params, rng: np.random.Generator, n: int, xp: Any) -> dict[str, Any]:
         if self.search is not None:
-            theta = np.asarray(self.search.sample(params, rng, n), dtype=float)
-            out = self.check_outputs(self.search.evaluate(params, theta, xp))
+            space = self.search.space_at(params)
+            theta = np.asarray(space.sample(rng, n), dtype=float)
+            out = self.check_outputs(self.search.evaluate_coordinates(params, theta, xp, space))
             out[THETA] = theta
             return out
         assert self.measure is not None

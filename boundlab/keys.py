@@ -21,7 +21,9 @@ from boundlab.experiments import Experiment
 def _functions(experiment: Experiment) -> list[Callable[..., Any]]:
     if experiment.search is not None:
         search = experiment.search
-        return [search.sample, search.evaluate, search.bounds]
+        space = search.space
+        # the space's class (its sampler and decoder) and, when it depends on the point, the function building it
+        return [search.evaluate, space if callable(space) and not hasattr(space, "decode") else type(space)]
     assert experiment.measure is not None
     return [experiment.measure]
 

@@ -138,24 +138,33 @@ class DeviationFit:
         return int(candidates[np.argmin(np.abs(self.grid[candidates] - d0))])
 
     def interval(self, alpha: float) -> tuple[float, float]:
-        """Confidence interval by inverting the tests: each end a one-sided bound at level alpha. The upper end
-        is the largest d0 that the data do not show to be too fast a growth, the lower end the smallest d0
-        they do not show to be too slow. An end that reaches the edge of what the model can express is
-        returned as -inf/+inf (the data cannot bound it)."""
-        idx = np.flatnonzero(self.allowed)
-        crit = stats.t.ppf(1.0 - alpha, np.maximum(self.df[idx], 1.0))
-        not_too_fast = idx[self.t[idx] >= -crit]
-        not_too_slow = idx[self.t[idx] <= crit]
+        """Confidence interval by inverting the tests, each end a one-sided bound at level alpha: from the point
+        estimate upwards, the last d0 before the data show too fast a growth (t < -crit); downwards, the last d0
+        before they show too slow a growth (t > crit). Only the stretch around the estimate counts: far from it
+        the linearised test loses its power and would let spurious values of d0 in. An end that reaches the edge
+        of the grid is returned as -inf/+inf (the data cannot bound it); an end at the slowest growth the family
+        holds (a bounded quantity, for a growing shape) is a real end."""
         if self.decreasing:
             return -np.inf, -np.inf
-        high = float(self.grid[not_too_fast.max()]) if not_too_fast.size else float(self.grid[idx[0]])
-        low = float(self.grid[not_too_slow.min()]) if not_too_slow.size else float(self.grid[idx[-1]])
-        if not_too_fast.size and not_too_fast.max() == idx[-1]:
+        idx = np.flatnonzero(self.allowed)
+        crit = stats.t.ppf(1.0 - alpha, np.maximum(self.df[idx], 1.0))
+        start = int(np.argmin(np.abs(self.grid[idx] - self.delta)))
+        too_fast = self.t[idx] < -crit
+        too_slow = self.t[idx] > crit
+        above = np.flatnonzero(too_fast[start:])
+        below = np.flatnonzero(too_slow[: start + 1][::-1])
+        if above.size:
+            high = float(self.grid[idx[max(start + above[0] - 1, 0)]])
+        else:
             high = np.inf
-        if not_too_slow.size and not_too_slow.min() == idx[0] and not self.allowed[0]:
-            low = float(self.grid[idx[0]])  # the slowest growth the family holds (bounded): a real end
-        elif not_too_slow.size and not_too_slow.min() == 0:
+        if below.size:
+            low = float(self.grid[idx[min(start - below[0] + 1, idx.size - 1)]])
+        elif idx[0] == 0:
             low = -np.inf
+        else:
+            low = float(self.grid[idx[0]])
+        if high < low:  # rejected on both sides of the estimate at once: no value is compatible
+            high = low = float(self.delta)
         half_step = 0.5 * float(self.grid[1] - self.grid[0])  # the tests ran on a grid: widen by half a step
         return low - half_step, high + half_step
 
@@ -179,7 +188,7 @@ def _functionals(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Rows (G, k, P): coefficient j of the weighted least-squares fit is rows[:, j] @ y."""
     WX = weights[None, :, None] * X
     gram = np.einsum("gpk,gpl->gkl", X, WX)
-    return np.linalg.solve(gram, np.swapaxes(WX, 1, 2))
+    return np.linalg.pinv(gram) @ np.swapaxes(WX, 1, 2)  # pinv: a degenerate grid point gives 0, not an error
 
 
 def fit_deviation(

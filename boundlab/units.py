@@ -7,18 +7,20 @@ BLAS is pinned to one thread inside every unit, so a unit's numbers do not depen
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import optimize
 from threadpoolctl import threadpool_limits
 
 from boundlab.backends import namespace, to_numpy
-from boundlab.claims import SureClaim
+from boundlab.claims import PointData, SureClaim
 from boundlab.errors import MeasurementError
+from boundlab.experiments import THETA
 from boundlab.registry import find_claim, find_experiment
-from boundlab.seeding import unit_rng
+from boundlab.search import maximise_violation, violation
+from boundlab.seeding import unit_rng, unit_seed
 from boundlab.statements import Relation
 from boundlab.store import UnitRecord
 
@@ -39,7 +41,11 @@ class MeasureTask:
 
 @dataclass(frozen=True)
 class SearchTask:
-    """Adversarial search for one statement of a sure claim at one sweep point, from the given starts."""
+    """Adversarial search for one statement of a sure claim at one sweep point, from the given starts.
+
+    ``evaluations`` is per dimension of the instance space; ``seed`` is derived by the engine from the root
+    seed, the entry id and the point (:func:`search_seed`), so results do not depend on the executor.
+    """
 
     module: str
     claim: str
@@ -48,6 +54,12 @@ class SearchTask:
     starts: list[list[float]] = field(default_factory=list)
     evaluations: int = 200
     backend: str = "numpy"
+    seed: int = 0
+
+
+def search_seed(root: int, entry_id: str, params: Mapping[str, Any]) -> int:
+    """The seed of the search of one entry (claim or mutant id) at one sweep point."""
+    return int(unit_seed(root, "search:" + entry_id, params, 0).generate_state(1, np.uint64)[0])
 
 
 def run_measure(task: MeasureTask) -> UnitRecord:
@@ -80,54 +92,45 @@ def _statement(claim: SureClaim, mutant: str | None) -> Relation:
     return statement
 
 
+def worst_draws(claim: SureClaim, statement: Relation, point: PointData, restarts: int) -> list[list[float]] | None:
+    """Coordinates of the ``restarts`` random draws with the largest excess, or None when a draw already
+    violates the statement (a search could only find worse)."""
+    excess, _, _ = claim.excess(statement, point.values)
+    excess = np.broadcast_to(np.nan_to_num(excess, nan=-np.inf), (len(point.replay),))
+    if np.any(excess > 1.0):
+        return None
+    order = np.argsort(-excess, kind="stable")[:restarts]
+    return [point.arrays[THETA][i].tolist() for i in order]
+
+
+def search_claim(claim: SureClaim, statement: Relation, params: Mapping[str, Any], starts: list[list[float]],
+                 evaluations: int, seed: int, xp: Any) -> list[dict[str, Any]]:
+    """The adversarial search (:func:`boundlab.search.maximise_violation`) for one statement at one point."""
+    search = claim.experiment.search
+    assert search is not None
+    space = search.space_at(params)
+
+    def score(z: np.ndarray) -> tuple[np.ndarray, ...]:
+        raw = search.evaluate_coordinates(params, z, xp, space)
+        values = {**params, **{k: to_numpy(v).astype(float) for k, v in raw.items()}}
+        excess, lhs, rhs = claim.excess(statement, values)
+        return violation(lhs, rhs, statement.op, claim.atol), excess, lhs, rhs
+
+    starts_array = np.asarray(starts, dtype=float).reshape(-1, space.dim)
+    with threadpool_limits(limits=1):
+        return maximise_violation(score, space.low, space.high, starts_array, evaluations,
+                                  np.random.default_rng(seed))
+
+
 def run_search(task: SearchTask) -> UnitRecord:
-    """Maximise the claim's excess (Nelder-Mead inside the instance box) from each start; keep each best."""
+    """Maximise the claim's violation inside its instance space from the worst random draws; keep the best."""
     claim = find_claim(task.module, task.claim)
     assert isinstance(claim, SureClaim) and claim.experiment.search is not None
     statement = _statement(claim, task.mutant)
-    search = claim.experiment.search
-    xp = namespace(task.backend)
-    low, high = (np.asarray(b, dtype=float) for b in search.bounds(task.params))
-
-    def excess_of(theta: np.ndarray) -> tuple[float, float, float]:
-        theta = np.clip(theta, low, high)[None, :]
-        raw = search.evaluate(task.params, theta, xp)
-        values = {**task.params, **{k: to_numpy(v).astype(float) for k, v in raw.items()}}
-        excess, lhs, rhs = claim.excess(statement, values)
-        return float(np.ravel(excess)[0]), float(np.ravel(lhs)[0]), float(np.ravel(rhs)[0])
-
-    def objective(theta: np.ndarray) -> float:
-        value = excess_of(theta)[0]
-        return float(np.nan_to_num(-value, nan=1e300, posinf=1e300, neginf=-1e300))
-
     start = time.perf_counter()
-    found = []
-    with threadpool_limits(limits=1):
-        for i, x0 in enumerate(task.starts):
-            result = optimize.minimize(
-                objective,
-                np.asarray(x0, dtype=float),
-                method="Nelder-Mead",
-                bounds=list(zip(low, high, strict=True)),
-                options={"maxfev": task.evaluations, "xatol": 1e-10, "fatol": 1e-14, "adaptive": True},
-            )
-            theta = np.clip(result.x, low, high)
-            excess, lhs, rhs = excess_of(theta)
-            found.append(
-                {
-                    "theta": theta.tolist(),
-                    "lhs": lhs,
-                    "rhs": rhs,
-                    "excess": excess,
-                    "found_by": f"adversarial search (Nelder-Mead from the {_ordinal(i + 1)} worst random draw, "
-                    f"{result.nfev} evaluations)",
-                }
-            )
+    found = search_claim(claim, statement, task.params, task.starts, task.evaluations, task.seed,
+                         namespace(task.backend))
     return UnitRecord({}, found, time.perf_counter() - start)
-
-
-def _ordinal(k: int) -> str:
-    return {1: "1st", 2: "2nd", 3: "3rd"}.get(k, f"{k}th")
 
 
 def _guarded(fn: Any, task: Any) -> UnitRecord:

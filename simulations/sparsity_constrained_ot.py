@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from boundlab.backends import to_numpy
+from boundlab.spaces import Box, Product, Sampler, Simplex, Space
 from solvers.ot_references import ot_exact, primal_pk_miqp, qrot_cvxpy, semi_dual_sk_enumeration
 from solvers.sparse_ot import solve_dual, solve_semi_dual
 
@@ -41,8 +42,10 @@ def instances(rng: np.random.Generator, count: int, m: int, n: int, kind: str) -
     return marginals(rng, count, m, kind), marginals(rng, count, n, kind), costs_from_points(X, Y)
 
 
-# Instances as vectors, for the adversarial search of sure claims: theta = (X, Y) point coordinates in a box,
-# followed by the marginals as logits (a softmax recovers them) unless the marginals are uniform.
+# The instance space of the adversarial search of sure claims (boundlab.spaces): point coordinates in a box
+# [-4, 4]^2, and, unless the marginals are uniform, marginals as softmaxes of logits in [-6, 2] (the interior of
+# the simplex). Its samplers reproduce :func:`instances` (Gaussian points clipped to the box, Dirichlet(2)
+# marginals encoded as clipped log-probabilities), drawn in the same order from the same generator.
 COORDINATE_BOX = 4.0
 LOGIT_BOX = (-6.0, 2.0)
 
@@ -51,40 +54,42 @@ def _with_logits(params: Params) -> bool:
     return params["marginals"] != "uniform"
 
 
-def sample_instance_vectors(params: Params, rng: np.random.Generator, count: int) -> np.ndarray:
-    """Random instances (as in :func:`instances`) encoded as vectors inside the search box."""
-    m, n, kind = int(params["m"]), int(params["n"]), params["marginals"]
-    X = rng.standard_normal((count, m, 2))
-    Y = rng.standard_normal((count, n, 2)) + 0.5
-    coords = np.concatenate([X.reshape(count, -1), Y.reshape(count, -1)], axis=1)
-    parts = [np.clip(coords, -COORDINATE_BOX, COORDINATE_BOX)]
-    if _with_logits(params):
-        a, b = marginals(rng, count, m, kind), marginals(rng, count, n, kind)
-        parts.append(np.clip(np.log(np.concatenate([a * m, b * n], axis=1)), *LOGIT_BOX))
-    return np.concatenate(parts, axis=1)
+def _gaussian_points(count: int, shift: float) -> Sampler:
+    def sample(rng: np.random.Generator, n: int) -> np.ndarray:
+        points = rng.standard_normal((n, count, 2)) + shift
+        return np.clip(points.reshape(n, -1), -COORDINATE_BOX, COORDINATE_BOX)
+
+    return sample
 
 
-def instance_box(params: Params) -> tuple[np.ndarray, np.ndarray]:
+def _dirichlet_logits(size: int) -> Sampler:
+    def sample(rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.clip(np.log(marginals(rng, n, size, "dirichlet") * size), *LOGIT_BOX)
+
+    return sample
+
+
+def instance_space(params: Params) -> Product:
+    """Point clouds X (m, 2), Y (n, 2) in a box and, for non-uniform marginals, a and b in the simplex."""
     m, n = int(params["m"]), int(params["n"])
-    low, high = [np.full(2 * (m + n), -COORDINATE_BOX)], [np.full(2 * (m + n), COORDINATE_BOX)]
+    parts: dict[str, Space] = {
+        "X": Box(-COORDINATE_BOX, COORDINATE_BOX, shape=(m, 2), sampler=_gaussian_points(m, 0.0)),
+        "Y": Box(-COORDINATE_BOX, COORDINATE_BOX, shape=(n, 2), sampler=_gaussian_points(n, 0.5)),
+    }
     if _with_logits(params):
-        low.append(np.full(m + n, LOGIT_BOX[0]))
-        high.append(np.full(m + n, LOGIT_BOX[1]))
-    return np.concatenate(low), np.concatenate(high)
+        parts["a"] = Simplex(m, *LOGIT_BOX, sampler=_dirichlet_logits(m))
+        parts["b"] = Simplex(n, *LOGIT_BOX, sampler=_dirichlet_logits(n))
+    return Product(**parts)
 
 
-def decode_instances(params: Params, theta: np.ndarray) -> tuple[np.ndarray, ...]:
-    """a (B, m), b (B, n), C (B, m, n) from instance vectors."""
+def instance_arrays(params: Params, instances: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """a (B, m), b (B, n), C (B, m, n) from decoded instances of :func:`instance_space`."""
     m, n = int(params["m"]), int(params["n"])
-    count = theta.shape[0]
-    X = theta[:, : 2 * m].reshape(count, m, 2)
-    Y = theta[:, 2 * m : 2 * (m + n)].reshape(count, n, 2)
+    X, Y = instances["X"], instances["Y"]
+    count = X.shape[0]
     if not _with_logits(params):
         return np.full((count, m), 1.0 / m), np.full((count, n), 1.0 / n), costs_from_points(X, Y)
-    logits = theta[:, 2 * (m + n) :]
-    a = np.exp(logits[:, :m] - logits[:, :m].max(axis=1, keepdims=True))
-    b = np.exp(logits[:, m:] - logits[:, m:].max(axis=1, keepdims=True))
-    return a / a.sum(axis=1, keepdims=True), b / b.sum(axis=1, keepdims=True), costs_from_points(X, Y)
+    return instances["a"], instances["b"], costs_from_points(X, Y)
 
 
 def _solve(solver: Any, a: np.ndarray, b: np.ndarray, C: np.ndarray, gamma: float, k: int, xp: Any,
@@ -137,12 +142,12 @@ def measure_duality(params: Params, rng: np.random.Generator, count: int, xp: An
     }
 
 
-def evaluate_k1(params: Params, theta: np.ndarray, xp: Any) -> dict[str, np.ndarray]:
+def evaluate_k1(params: Params, instances: Mapping[str, np.ndarray], xp: Any) -> dict[str, np.ndarray]:
     """S_1 from our semi-dual solver, unregularised OT from POT's network simplex, and ||b||^2."""
     gamma = float(params["gamma"])
-    a, b, C = decode_instances(params, theta)
+    a, b, C = instance_arrays(params, instances)
     out = _solve(solve_semi_dual, a, b, C, gamma, 1, xp)
-    ot_values = np.array([ot_exact(a[i], b[i], C[i])[0] for i in range(theta.shape[0])])
+    ot_values = np.array([ot_exact(a[i], b[i], C[i])[0] for i in range(C.shape[0])])
     return {"S_1": out["value"], "OT": ot_values, "b_sq": np.sum(b**2, axis=1),
             "feasibility_gap": out["feasibility_gap"]}
 
@@ -161,14 +166,14 @@ def _gap(plan: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(plan.sum(axis=1) - a).sum() + np.abs(plan.sum(axis=0) - b).sum())
 
 
-def evaluate_large_k(params: Params, theta: np.ndarray, xp: Any) -> dict[str, np.ndarray]:
+def evaluate_large_k(params: Params, instances: Mapping[str, np.ndarray], xp: Any) -> dict[str, np.ndarray]:
     """QROT (cvxpy) and its largest column support k*; our semi-dual at k = k* and k* - 1; the QROT plan
     truncated to its top (k* - 1) entries per column and renormalised."""
     gamma = float(params["gamma"])
-    a, b, C = decode_instances(params, theta)
+    a, b, C = instance_arrays(params, instances)
     rows: dict[str, list[float]] = {key: [] for key in ("S_kstar", "S_below", "OT_gamma", "plan_distance",
                                                          "trunc_gap", "kstar", "feasibility_gap")}
-    for i in range(theta.shape[0]):
+    for i in range(C.shape[0]):
         qrot_value, qrot_plan = qrot_cvxpy(a[i], b[i], C[i], gamma)
         qrot_plan = np.where(qrot_plan > 1e-9 * b[i].max(), qrot_plan, 0.0)  # interior-point zeros are ~1e-12
         kstar = int(np.max(np.sum(qrot_plan > 0, axis=0)))

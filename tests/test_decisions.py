@@ -7,6 +7,7 @@ import pytest
 
 from boundlab.decisions import (
     MeanEvidence,
+    Nearest,
     SureEvidence,
     decide_expectation,
     decide_limit,
@@ -76,15 +77,53 @@ def test_rate_orders_and_inconclusive_short_sweep() -> None:
     rng = np.random.default_rng(2)
     x = np.array([10.0, 100.0, 1000.0, 10000.0])
     samples = [v**0.5 * rng.lognormal(-0.125, 0.5, 200) for v in x]
-    assert decide_rate(x, samples, x**0.5, "Theta", 0.1, 0.05, rng).verdict == "consistent"
-    assert decide_rate(x, samples, x**0.5, "Omega", 0.1, 0.05, rng).verdict == "consistent"
-    assert decide_rate(x, samples, x**1.0, "Omega", 0.1, 0.05, rng).verdict == "violated"
-    assert decide_rate(x, samples, x**0.0, "O", 0.1, 0.05, rng).verdict == "violated"
-    short = np.array([10.0, 11.0])
+    args = (0.1, 0.05, "power", False)
+    assert decide_rate(x, samples, x**0.5, "Theta", *args).verdict == "consistent"
+    assert decide_rate(x, samples, x**0.5, "Omega", *args).verdict == "consistent"
+    assert decide_rate(x, samples, x**1.0, "Omega", *args).verdict == "violated"
+    assert decide_rate(x, samples, x**0.0, "O", 0.1, 0.05, "power", False).verdict == "violated"
+    short = np.array([10.0, 11.0, 12.0, 13.0])
     noisy = [v**0.5 * rng.lognormal(-0.5, 1.0, 10) for v in short]
-    assert decide_rate(short, noisy, short**0.5, "Theta", 0.1, 0.05, rng).verdict == "inconclusive"
-    negative = [-np.ones(5), np.ones(5)]
-    assert decide_rate(short, negative, short, "O", 0.1, 0.05, rng).verdict == "inconclusive"
+    assert decide_rate(short, noisy, short**0.5, "Theta", *args).verdict == "inconclusive"
+    negative = [-np.ones(5), np.ones(5), np.ones(5)]
+    assert decide_rate(short[:3], negative, short[:3], "O", 0.1, 0.05, "power", False).verdict == "inconclusive"
+
+
+def test_rate_resolution_gates_consistent() -> None:
+    """A claim inside its margin is only consistent when the check could have refuted its nearest mutant."""
+    rng = np.random.default_rng(3)
+    x = np.array([1e3, 3e3, 1e4, 3e4, 1e5])
+    log_x = np.log(x)
+    sharp = [5 * v - 10 + 0.2 * rng.standard_normal(256) for v in log_x]
+    blunt = [5 * v - 10 + 20.0 * rng.standard_normal(256) for v in log_x]
+    args = ("Theta", 0.25, 0.05, "log-power", True)
+    near = Nearest(above=("sqrt-log", 0.5), below=("log-squared", 1.0))
+    sharp_decision = decide_rate(x, sharp, log_x, *args, nearest=near)
+    assert sharp_decision.verdict == "consistent"
+    assert sharp_decision.resolution["relevant"] < 0.5
+    blunt_decision = decide_rate(x, blunt, log_x, *args, nearest=near)
+    assert blunt_decision.verdict != "violated"
+    inside = blunt_decision.details["deviation"]["ci"]
+    if -0.25 <= inside[0] and inside[1] <= 0.25:  # inside the margin by luck: the resolution must stop it
+        assert blunt_decision.verdict == "inconclusive" and "too blunt" in blunt_decision.reason
+    assert blunt_decision.resolution["relevant"] > 0.5
+
+
+def test_log_truth_refutes_its_false_neighbours() -> None:
+    """On c log n - k with little noise: O(sqrt log n), O(log log n), Theta(log^2 n), Theta(n^0.1) are violated;
+    Theta(log n), O(log^2 n), O(sqrt n), Omega(1) are not."""
+    rng = np.random.default_rng(4)
+    x = np.array([1e3, 3e3, 1e4, 3e4, 1e5])
+    L = np.log(x)
+    data = [5 * v - 10 + 0.5 * rng.standard_normal(128) for v in L]
+    false = [(np.sqrt(L), "O", "log-power", True, 0.25), (np.log(L), "O", "log-power", True, 0.25),
+             (L**2, "Theta", "log-power", True, 0.25), (x**0.1, "Theta", "power", True, 0.05)]
+    for shape, order, units, offset, margin in false:
+        assert decide_rate(x, data, shape, order, margin, 0.05, units, offset).verdict == "violated", (order, units)
+    true = [(L, "Theta", "log-power", True, 0.25), (L**2, "O", "log-power", True, 0.25),
+            (x**0.5, "O", "power", True, 0.05), (np.ones_like(x), "Omega", "log-power", False, 0.25)]
+    for shape, order, units, offset, margin in true:
+        assert decide_rate(x, data, shape, order, margin, 0.05, units, offset).verdict == "consistent", (order, units)
 
 
 def test_limit_reaches_settles_or_grows() -> None:

@@ -71,10 +71,10 @@ def test_missing_quantity_is_a_clear_error() -> None:
 def test_claims_reject_statements_of_the_wrong_form() -> None:
     Q = sp.Symbol("Q")
     with pytest.raises(UsageError, match="Asymptotic"):
-        RateClaim("bad", PAPER, Relation(sp.Le(Q, 1)), RATE, reconstructed("x"))
+        RateClaim("bad", PAPER, Relation(sp.Le(Q, 1)), RATE, reconstructed("x"), variable="n", margin=0.1)
     with pytest.raises(UsageError, match="expectation"):
         SureClaim("bad", PAPER, Relation(sp.Le(Expectation(Q), 1)), RATE, reconstructed("x"))
     with pytest.raises(UsageError, match="kebab-case"):
-        RateClaim("Bad_Name", PAPER, Asymptotic(Q, "O", T), RATE, reconstructed("x"))
+        RateClaim("Bad_Name", PAPER, Asymptotic(Q, "O", T), RATE, reconstructed("x"), variable="n", margin=0.1)
     with pytest.raises(UsageError, match="order"):
         Asymptotic(Q, "BigO", T)  # type: ignore[arg-type]

@@ -32,13 +32,13 @@ from boundlab import (
     Asymptotic,
     Budget,
     Experiment,
+    InstanceSearch,
     Limit,
     LimitClaim,
     Mutant,
     Paper,
     RateClaim,
     Relation,
-    Search,
     SureClaim,
     grid,
     quantity,
@@ -80,8 +80,9 @@ SETUP = {
 
 
 INSTANCE_SEARCH_NOTE = (
-    " Instances are vectors (point coordinates in [-4, 4]^2, marginal logits), so an adversarial search "
-    "(Nelder-Mead from the worst random draws) looks for the largest deviation."
+    " Instances live in a parametrised space (points in [-4, 4]^2, marginals in the simplex as softmaxes of "
+    "bounded logits), so an adversarial search (L-BFGS-B with finite differences, then CMA-ES, from the worst "
+    "random draws) looks for the largest deviation."
 )
 
 
@@ -125,15 +126,16 @@ K_EQUALS_ONE = Experiment(
     + INSTANCE_SEARCH_NOTE,
     _budgets(
         # The exact k = 1 value costs ~0.02 s per 6 x 6 instance with uniform marginals, ~0.2 s with Dirichlet
-        # ones, so the quick search is short and Dirichlet marginals get one point.
+        # ones, so the quick search is short and Dirichlet marginals get one point. Search evaluations are per
+        # dimension of the instance space (24 to 45 here): the quick search is a few CMA-ES generations only.
         Budget(grid(m=6, n=[6, 9], gamma=0.5, marginals="uniform") + grid(m=6, n=6, gamma=0.5, marginals="dirichlet"),
-               replicates=16, block=16, restarts=1, evaluations=40),
+               replicates=16, block=16, restarts=1, evaluations=2),
         Budget(grid(m=6, n=[6, 9], gamma=[0.1, 0.5, 2.0], marginals=["uniform", "dirichlet"]), replicates=32,
-               block=32, restarts=1, evaluations=80),
+               block=32, restarts=1, evaluations=3),
         Budget(grid(m=6, n=[6, 9], gamma=[0.1, 0.5, 2.0], marginals=["uniform", "dirichlet"]), replicates=64,
-               block=32, restarts=3, evaluations=300),
+               block=32, restarts=3, evaluations=20),
     ),
-    search=Search(sim.sample_instance_vectors, sim.evaluate_k1, sim.instance_box),
+    search=InstanceSearch(sim.instance_space, sim.evaluate_k1),
     setup=SETUP,
     outputs=("S_1", "OT", "b_sq", "feasibility_gap"),
 )
@@ -142,14 +144,15 @@ LARGE_K = Experiment(
     "QROT by cvxpy (CLARABEL, tolerance 1e-12); its largest column support k*; our semi-dual at k* and k* - 1."
     + INSTANCE_SEARCH_NOTE,
     _budgets(
+        # Search evaluations per dimension (24 to 144 dimensions): two per dimension in the quick search.
         Budget(grid(m=6, n=6, gamma=0.5, marginals=["uniform", "dirichlet"]), replicates=8, block=8, restarts=1,
-               evaluations=30),
+               evaluations=2),
         Budget(grid(m=[6, 10], n=[6, 10], gamma=[0.1, 0.5], marginals=["uniform", "dirichlet"]), replicates=16,
-               block=16, restarts=1, evaluations=60),
+               block=16, restarts=1, evaluations=2),
         Budget(grid(m=[6, 12, 24], n=[6, 12, 24], gamma=[0.1, 0.5, 2.0], marginals=["uniform", "dirichlet"]),
-               replicates=32, block=16, restarts=3, evaluations=300),
+               replicates=32, block=16, restarts=3, evaluations=8),
     ),
-    search=Search(sim.sample_instance_vectors, sim.evaluate_large_k, sim.instance_box),
+    search=InstanceSearch(sim.instance_space, sim.evaluate_large_k),
     setup=SETUP,
     outputs=("S_kstar", "S_below", "OT_gamma", "plan_distance", "trunc_gap", "kstar", "feasibility_gap"),
 )
@@ -171,8 +174,8 @@ ITERATIONS = Experiment(
     "iterations-vs-k",
     "Quasi-Newton iterations of the semi-dual solver to its default tolerance (no polish), swept over k.",
     _budgets(
-        Budget(grid(k=[2, 3, 5, 8, 13, 20, 30], m=30, n=30, gamma=0.5, marginals="uniform"), replicates=16,
-               block=16),
+        Budget(grid(k=[2, 3, 5, 8, 13, 20, 30], m=30, n=30, gamma=0.5, marginals="uniform"), replicates=32,
+               block=32),
         Budget(grid(k=[2, 3, 5, 8, 13, 20, 30, 50], m=50, n=50, gamma=0.5, marginals="uniform"), replicates=32,
                block=32),
         Budget(grid(k=[2, 3, 5, 8, 13, 20, 30, 50, 80], m=80, n=80, gamma=0.5, marginals="uniform"), replicates=64,
@@ -285,6 +288,9 @@ CLAIMS = [
         assumptions=("the QROT plan is unique (strongly convex objective)",),
         rtol=0.0,
         atol=1e-5,
+        tolerance_reason="The reference QROT plan comes from CLARABEL, accurate to about 1e-8 per entry; "
+        "tests/test_sparse_ot.py finds our polished plan within 1e-6 in l1 of it on 8 x 7 instances, and the "
+        "band allows 1e-5 for the larger standard and full instances (up to 24 x 24 entries).",
         diagnostics=("feasibility_gap",),
         mutants=(
             Mutant("qrot-truncation-is-optimal", Relation(sp.Eq(trunc_gap, 0)),
