@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.machinery
 import importlib.util
 import sys
 import sysconfig
 from collections.abc import Callable, Iterable
 from functools import cache
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +54,35 @@ def is_installed(path: Path) -> bool:
     return any(resolved.is_relative_to(root) for root in _installation_roots())
 
 
+def _find_spec(name: str) -> ModuleSpec | None:
+    """The spec of a module, without importing it or its parent packages.
+
+    ``importlib.util.find_spec("a.b.c")`` imports ``a.b`` first; walking a theorem module's closure that way
+    would import every solver it names (cvxpy, POT, SCIP: seconds) just to list the papers. Here a dotted name
+    is looked up in its parent's ``submodule_search_locations`` by the path finder, which imports nothing.
+    """
+    module = sys.modules.get(name)
+    if module is not None:
+        return getattr(module, "__spec__", None)
+    parent, _, _ = name.rpartition(".")
+    try:
+        if not parent:
+            return importlib.util.find_spec(name)  # a top-level name: nothing is imported
+        parent_spec = _find_spec(parent)
+        locations = parent_spec.submodule_search_locations if parent_spec is not None else None
+        if not locations:
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, list(locations))
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
 def _module_file(name: str) -> Path | None:
     """The source file of an importable module (None for builtins, namespace packages, unknown names)."""
     module = sys.modules.get(name)
     origin = getattr(module, "__file__", None) if module is not None else None
     if origin is None:
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError, AttributeError):
-            return None
+        spec = _find_spec(name)
         if spec is None or not spec.has_location or spec.origin is None:
             return None
         origin = spec.origin
