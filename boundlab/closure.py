@@ -133,9 +133,10 @@ def imported_names(name: str, path: Path) -> list[str]:
     return found
 
 
-def module_closure(name: str) -> dict[str, Path]:
+def module_closure(name: str, workbench: bool = False) -> dict[str, Path]:
     """The project modules (name -> file) that importing ``name`` executes: itself, its parent packages, and
-    transitively every imported module outside the Python installation and outside BoundLab."""
+    transitively every imported module outside the Python installation and (unless ``workbench``, for code
+    that is itself part of BoundLab, like the calibration) outside BoundLab."""
     out: dict[str, Path] = {}
     seen: set[str] = set()
     todo = [*_parents(name), name]
@@ -144,8 +145,8 @@ def module_closure(name: str) -> dict[str, Path]:
         if current in seen:
             continue
         seen.add(current)
-        if _is_workbench(current) and current != name:
-            continue
+        if _is_workbench(current) and current != name and (not workbench or current == _WORKBENCH):
+            continue  # (boundlab/__init__ only re-exports: following it would take in the whole package)
         path = _module_file(current)
         if path is None or is_installed(path):
             continue
@@ -173,6 +174,11 @@ def closure_hash_uncached(fn: Callable[..., Any]) -> str:
 def closure_hash(fn: Callable[..., Any]) -> str:
     """:func:`closure_hash_uncached`, computed once per function per process."""
     return closure_hash_uncached(fn)
+
+
+def module_hash(name: str, workbench: bool = False) -> str:
+    """Hash of the import closure of module ``name`` (recomputed from the files every call)."""
+    return _digest_files(module_closure(name, workbench).items())
 
 
 @cache
