@@ -29,6 +29,9 @@ test: setup lint
 reports: setup
 	$(VENV)/bin/boundlab report --fidelity $(FIDELITY) --executor processes --workers $(WORKERS) --calibration-seeds $(CALIBRATION_SEEDS) --store $(STORE) -o reports
 
+readme: setup
+	$(PY) -m boundlab.readme --store $(STORE)
+
 notebooks: setup
 	$(PY) -m pytest -q tests/test_notebooks.py
 
