@@ -6,8 +6,11 @@ STAMP := $(VENV)/.installed
 FIDELITY ?= standard
 WORKERS ?= 2
 CALIBRATION_SEEDS ?= 1000
+# The default results store: `make reports` and `make readme` reuse every finished unit (and the calibration
+# table) from earlier runs, so a second run with nothing changed only decides and draws.
+STORE ?= .boundlab/results.db
 
-.PHONY: setup test reports notebooks bench lint clean
+.PHONY: setup test reports readme notebooks bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +27,10 @@ test: setup lint
 	$(PY) -m pytest -n $(WORKERS) --dist loadfile -q
 
 reports: setup
-	$(VENV)/bin/boundlab report --fidelity $(FIDELITY) --executor processes --workers $(WORKERS) --calibration-seeds $(CALIBRATION_SEEDS) -o reports
+	$(VENV)/bin/boundlab report --fidelity $(FIDELITY) --executor processes --workers $(WORKERS) --calibration-seeds $(CALIBRATION_SEEDS) --store $(STORE) -o reports
+
+readme: setup
+	$(PY) -m boundlab.readme --store $(STORE)
 
 notebooks: setup
 	$(PY) -m pytest -q tests/test_notebooks.py

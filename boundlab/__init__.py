@@ -1,4 +1,10 @@
-"""BoundLab: executable, statistically decided checks of the bounds stated in machine-learning theory papers."""
+"""BoundLab: executable, statistically decided checks of the bounds stated in machine-learning theory papers.
+
+``verify`` is imported on first use (PEP 562), so that loading theorem modules (``boundlab list``) does not
+import the engine's executors, progress bar and optimiser.
+"""
+
+from typing import Any
 
 from boundlab.claims import (
     Claim,
@@ -11,7 +17,6 @@ from boundlab.claims import (
     quoted,
     reconstructed,
 )
-from boundlab.engine import verify
 from boundlab.errors import BoundLabError, MeasurementError, UsageError
 from boundlab.experiments import FIDELITIES, Budget, Experiment, InstanceSearch, grid
 from boundlab.papers import Paper
@@ -55,3 +60,11 @@ __all__ = [
     "reconstructed",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "verify":
+        from boundlab.engine import verify
+
+        return verify
+    raise AttributeError(f"module 'boundlab' has no attribute {name!r}")

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.machinery
 import importlib.util
 import sys
 import sysconfig
 from collections.abc import Callable, Iterable
 from functools import cache
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +54,35 @@ def is_installed(path: Path) -> bool:
     return any(resolved.is_relative_to(root) for root in _installation_roots())
 
 
+def _find_spec(name: str) -> ModuleSpec | None:
+    """The spec of a module, without importing it or its parent packages.
+
+    ``importlib.util.find_spec("a.b.c")`` imports ``a.b`` first; walking a theorem module's closure that way
+    would import every solver it names (cvxpy, POT, SCIP: seconds) just to list the papers. Here a dotted name
+    is looked up in its parent's ``submodule_search_locations`` by the path finder, which imports nothing.
+    """
+    module = sys.modules.get(name)
+    if module is not None:
+        return getattr(module, "__spec__", None)
+    parent, _, _ = name.rpartition(".")
+    try:
+        if not parent:
+            return importlib.util.find_spec(name)  # a top-level name: nothing is imported
+        parent_spec = _find_spec(parent)
+        locations = parent_spec.submodule_search_locations if parent_spec is not None else None
+        if not locations:
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, list(locations))
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
 def _module_file(name: str) -> Path | None:
     """The source file of an importable module (None for builtins, namespace packages, unknown names)."""
     module = sys.modules.get(name)
     origin = getattr(module, "__file__", None) if module is not None else None
     if origin is None:
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError, AttributeError):
-            return None
+        spec = _find_spec(name)
         if spec is None or not spec.has_location or spec.origin is None:
             return None
         origin = spec.origin
@@ -111,9 +133,10 @@ def imported_names(name: str, path: Path) -> list[str]:
     return found
 
 
-def module_closure(name: str) -> dict[str, Path]:
+def module_closure(name: str, workbench: bool = False) -> dict[str, Path]:
     """The project modules (name -> file) that importing ``name`` executes: itself, its parent packages, and
-    transitively every imported module outside the Python installation and outside BoundLab."""
+    transitively every imported module outside the Python installation and (unless ``workbench``, for code
+    that is itself part of BoundLab, like the calibration) outside BoundLab."""
     out: dict[str, Path] = {}
     seen: set[str] = set()
     todo = [*_parents(name), name]
@@ -122,8 +145,8 @@ def module_closure(name: str) -> dict[str, Path]:
         if current in seen:
             continue
         seen.add(current)
-        if _is_workbench(current) and current != name:
-            continue
+        if _is_workbench(current) and current != name and (not workbench or current == _WORKBENCH):
+            continue  # (boundlab/__init__ only re-exports: following it would take in the whole package)
         path = _module_file(current)
         if path is None or is_installed(path):
             continue
@@ -151,6 +174,11 @@ def closure_hash_uncached(fn: Callable[..., Any]) -> str:
 def closure_hash(fn: Callable[..., Any]) -> str:
     """:func:`closure_hash_uncached`, computed once per function per process."""
     return closure_hash_uncached(fn)
+
+
+def module_hash(name: str, workbench: bool = False) -> str:
+    """Hash of the import closure of module ``name`` (recomputed from the files every call)."""
+    return _digest_files(module_closure(name, workbench).items())
 
 
 @cache

@@ -33,7 +33,7 @@ class Result:
     experiment: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
-    units: dict[str, int] = field(default_factory=dict)
+    units: dict[str, float] = field(default_factory=dict)
     weak_check: bool = False
 
     @property

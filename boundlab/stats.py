@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -31,6 +30,8 @@ class MeanTest:
     def _tail(self, t: float, upper: bool) -> float:
         if self.se == 0.0:
             return 0.0 if (t > 0 if upper else t < 0) else 1.0
+        from scipy import stats  # imported on first use: `boundlab list` never needs it
+
         dist = stats.t(df=max(self.n - 1, 1))
         return float(dist.sf(t) if upper else dist.cdf(t))
 
@@ -46,6 +47,8 @@ class MeanTest:
         """Two-sided interval whose ends are the one-sided bounds at level ``alpha_each_side``."""
         if self.se == 0.0:
             return self.mean, self.mean
+        from scipy import stats
+
         q = stats.t(df=max(self.n - 1, 1)).ppf(1.0 - alpha_each_side)
         return self.mean - q * self.se, self.mean + q * self.se
 
@@ -108,6 +111,8 @@ def log_mean_slope(
 
     means = np.array([np.mean(s) for s in samples])
     slope = float(statistic(*[np.asarray(s) for s in samples]))
+    from scipy import stats
+
     result = stats.bootstrap(
         tuple(np.asarray(s, dtype=float) for s in samples),
         statistic,

@@ -44,6 +44,17 @@ CREATE TABLE IF NOT EXISTS units (
 """
 
 
+# Whole computed results that are not units of a claim (the calibration table of the report index), as JSON.
+_ARTIFACTS = """
+CREATE TABLE IF NOT EXISTS artifacts (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    runtime_s REAL NOT NULL,
+    created REAL NOT NULL
+)
+"""
+
+
 @dataclass(frozen=True)
 class UnitKey:
     """Everything that determines a unit's numbers. ``code_version`` is the hash of the unit's own code (see
@@ -100,6 +111,7 @@ class Store:
             self._conn = sqlite3.connect(":memory:" if self.path is None else str(self.path), timeout=60)
             self._conn.execute("PRAGMA journal_mode=WAL" if self.path is not None else "PRAGMA journal_mode=MEMORY")
             self._conn.execute(_SCHEMA)
+            self._conn.execute(_ARTIFACTS)
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(units)")}
             if "block_size" not in columns:  # a store written before block sizes were keyed
                 self._conn.execute("ALTER TABLE units ADD COLUMN block_size INTEGER NOT NULL DEFAULT 0")
@@ -138,6 +150,16 @@ class Store:
                     time.time(),
                 ),
             )
+
+    def get_artifact(self, key: str) -> tuple[Any, float] | None:
+        """A stored JSON artifact and the seconds it took to compute, or None."""
+        row = self._conn.execute("SELECT value, runtime_s FROM artifacts WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (json.loads(row[0]), float(row[1]))
+
+    def put_artifact(self, key: str, value: Any, runtime_s: float) -> None:
+        with self._conn:
+            self._conn.execute("INSERT OR REPLACE INTO artifacts (key, value, runtime_s, created) VALUES (?, ?, ?, ?)",
+                               (key, json.dumps(value), runtime_s, time.time()))
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])

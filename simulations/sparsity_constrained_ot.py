@@ -4,6 +4,10 @@ Instances: point clouds X ~ N(0, I_2) (m points) and Y ~ N(0.5, I_2) (n points),
 divided by its largest entry, marginals uniform or Dirichlet(2). Our batched solvers (solvers.sparse_ot) run on
 all replicates at once; the exact references (SCIP, CLARABEL, POT's network simplex) run one instance at a time,
 which is inherent to them. Every measurement that returns a plan also returns its feasibility gap.
+
+The references import cvxpy, POT and SCIP, which take about a second to import, so they are imported inside
+the functions that use them: loading the theorem module (``boundlab list``) does not pay for them. The cache
+keys still cover them: boundlab.closure follows imports inside functions too.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import numpy as np
 
 from boundlab.backends import to_numpy
 from boundlab.spaces import Box, Product, Sampler, Simplex, Space
-from solvers.ot_references import ot_exact, primal_pk_miqp, qrot_cvxpy, semi_dual_sk_enumeration
 from solvers.sparse_ot import solve_dual, solve_semi_dual
 
 Params = Mapping[str, Any]
@@ -126,6 +129,8 @@ def measure_structure(params: Params, rng: np.random.Generator, count: int, xp: 
 def measure_duality(params: Params, rng: np.random.Generator, count: int, xp: Any) -> dict[str, np.ndarray]:
     """Tiny instances: exact S_k (support enumeration, CLARABEL), exact P_k (MIQP, SCIP; +inf if infeasible),
     D_k from our dual solver (a lower bound on the dual optimum), S_k from our semi-dual solver."""
+    from solvers.ot_references import primal_pk_miqp, semi_dual_sk_enumeration
+
     m, n, k, gamma = int(params["m"]), int(params["n"]), int(params["k"]), float(params["gamma"])
     a, b, C = instances(rng, count, m, n, params["marginals"])
     dual = _solve(solve_dual, a, b, C, gamma, k, xp)
@@ -144,6 +149,8 @@ def measure_duality(params: Params, rng: np.random.Generator, count: int, xp: An
 
 def evaluate_k1(params: Params, instances: Mapping[str, np.ndarray], xp: Any) -> dict[str, np.ndarray]:
     """S_1 from our semi-dual solver, unregularised OT from POT's network simplex, and ||b||^2."""
+    from solvers.ot_references import ot_exact
+
     gamma = float(params["gamma"])
     a, b, C = instance_arrays(params, instances)
     out = _solve(solve_semi_dual, a, b, C, gamma, 1, xp)
@@ -169,6 +176,8 @@ def _gap(plan: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
 def evaluate_large_k(params: Params, instances: Mapping[str, np.ndarray], xp: Any) -> dict[str, np.ndarray]:
     """QROT (cvxpy) and its largest column support k*; our semi-dual at k = k* and k* - 1; the QROT plan
     truncated to its top (k* - 1) entries per column and renormalised."""
+    from solvers.ot_references import qrot_cvxpy
+
     gamma = float(params["gamma"])
     a, b, C = instance_arrays(params, instances)
     rows: dict[str, list[float]] = {key: [] for key in ("S_kstar", "S_below", "OT_gamma", "plan_distance",
@@ -192,6 +201,8 @@ def evaluate_large_k(params: Params, instances: Mapping[str, np.ndarray], xp: An
 
 def measure_limit_in_k(params: Params, rng: np.random.Generator, count: int, xp: Any) -> dict[str, np.ndarray]:
     """S_k at the point's k, with QROT's value OT_gamma and the unregularised OT value on the same instances."""
+    from solvers.ot_references import ot_exact, qrot_cvxpy
+
     m, n, k, gamma = int(params["m"]), int(params["n"]), int(params["k"]), float(params["gamma"])
     a, b, C = instances(rng, count, m, n, params["marginals"])
     out = _solve(solve_semi_dual, a, b, C, gamma, k, xp)

@@ -1,5 +1,7 @@
 """Every paper's claims at quick fidelity: claims consistent, every mutant refuted (violated).
 
+The quick verification is the session's (tests/conftest.py: computed once per run, shared by the notebooks).
+
 Also: each claim declares at least one mutant, the Dask executor reproduces the serial numbers bit for bit on a
 real paper, and the array-api-strict backend (the stand-in for CuPy) reproduces the NumPy numbers.
 """
@@ -13,14 +15,14 @@ import pytest
 
 import boundlab
 from boundlab.registry import Registry
+from tests.conftest import paper_results as session_paper_results
 
 PAPERS = sorted(Registry.load().papers)
 
 
 @pytest.fixture(scope="module", params=PAPERS)
-def paper_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list:
-    store = tmp_path_factory.mktemp(request.param) / "results.db"
-    return boundlab.verify(request.param, fidelity="quick", mutants=True, store=store)
+def paper_results(request: pytest.FixtureRequest) -> list:
+    return session_paper_results(request.param)
 
 
 def test_claims_consistent_and_mutants_refuted(paper_results: list) -> None:
@@ -40,7 +42,7 @@ def test_every_claim_has_a_mutant_and_provenance(paper_results: list) -> None:
 
 def test_dask_reproduces_serial_numbers(tmp_path: Path) -> None:
     selector = "online-glm-regression/regret-sigma-squared"
-    serial = boundlab.verify(selector, mutants=True, store=tmp_path / "s.db")
+    serial = boundlab.verify(selector, mutants=True)  # the session store: cached by the paper's verification
     dask = boundlab.verify(selector, mutants=True, store=tmp_path / "d.db", executor="dask", workers=2)
     strip = {"runtime_s", "executor", "units"}
     assert [{k: v for k, v in r.to_dict().items() if k not in strip} for r in serial] == [
@@ -50,7 +52,7 @@ def test_dask_reproduces_serial_numbers(tmp_path: Path) -> None:
 
 def test_array_api_strict_backend_matches_numpy(tmp_path: Path) -> None:
     selector = "online-glm-regression/regret-linear-in-d"
-    numpy_run = boundlab.verify(selector, store=tmp_path / "n.db")[0]
+    numpy_run = boundlab.verify(selector)[0]  # the session store (cached); the strict run computes afresh
     strict_run = boundlab.verify(selector, store=tmp_path / "s.db", backend="array-api-strict")[0]
     assert strict_run.backend == "array-api-strict" and strict_run.verdict == numpy_run.verdict
     a = np.array([p["estimate"] for p in numpy_run.points])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
+import boundlab
 from boundlab.report import write_reports
 from tests.conftest import SYNTHETIC
 
@@ -24,3 +25,22 @@ def test_reports_for_the_synthetic_paper(tmp_path: Path) -> None:
     assert "Mutants" in text and "violated" in text and "consistent" in text
     index = "\n".join(page.extract_text() for page in PdfReader(paths[1]).pages)
     assert "Calibration" in index and "False-violation" in index
+
+
+def test_second_report_run_reuses_the_store(tmp_path: Path) -> None:
+    """A second run with nothing changed reads every unit and the calibration table from the store."""
+    from boundlab.calibration_cache import cached_calibration, calibration_key
+
+    store = tmp_path / "r.db"
+    kwargs = {"calibration_seeds": 5, "extra_modules": [SYNTHETIC], "store": store, "progress": False,
+              "fidelity": "quick"}
+    write_reports(["synthetic-calibration/mean-at-most-one"], tmp_path / "a", **kwargs)
+    first = cached_calibration(5, store)
+    assert first.cached and first.runtime_s > 0
+    assert calibration_key(5) != calibration_key(6) and not cached_calibration(6, ":memory:").cached
+    paths = write_reports(["synthetic-calibration/mean-at-most-one"], tmp_path / "b", **kwargs)
+    index = "\n".join(page.extract_text() for page in PdfReader(paths[-1]).pages)
+    assert "read from the results store" in index and "compute s" in index
+    results = boundlab.verify("synthetic-calibration/mean-at-most-one", mutants=True, extra_modules=[SYNTHETIC],
+                              store=store)
+    assert all(r.units["cached"] == r.units["total"] > 0 for r in results)

@@ -9,6 +9,8 @@ from typing import Any
 
 from matplotlib.backends.backend_pdf import PdfPages
 
+from boundlab.calibration_cache import cached_calibration
+from boundlab.costs import compute_cost
 from boundlab.engine import verify
 from boundlab.registry import Registry
 from boundlab.report.pages import claim_page, index_pages, paper_title_page
@@ -17,7 +19,8 @@ from boundlab.version import __version__, code_version, git_commit, package_vers
 
 
 def provenance_footer(results: Sequence[Result], options: dict[str, Any]) -> str:
-    runtime = sum(r.runtime_s for r in results)
+    """Versions, options and the compute behind ``results`` (measured unit seconds, cached units included)."""
+    runtime = compute_cost(results).seconds
     versions = ", ".join(f"{k} {v}" for k, v in package_versions().items())
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
@@ -35,9 +38,12 @@ def write_reports(
     extra_modules: Sequence[str] = (),
     **options: Any,
 ) -> list[Path]:
-    """Verify the selected claims with their mutants, then write ``<paper-key>.pdf`` and ``index.pdf``."""
-    from boundlab.calibration import calibrate
+    """Verify the selected claims with their mutants, then write ``<paper-key>.pdf`` and ``index.pdf``.
 
+    Units and the calibration table come from the results store when they were computed before (``store``
+    option: None uses BOUNDLAB_STORE or .boundlab/results.db), so a second run with nothing changed only
+    decides and draws.
+    """
     options = {"fidelity": "standard", "seed": 0, "backend": "numpy", "executor": "serial", **options}
     results = verify(selectors, mutants=True, extra_modules=extra_modules, **options)
     registry = Registry.load(extra_modules)
@@ -57,7 +63,8 @@ def write_reports(
                 mutants = [m for m in paper_results if m.mutant_of == claim.claim]
                 pdf.savefig(claim_page(paper, claim, mutants, footer))
         paths.append(path)
-    calibration = calibrate(calibration_seeds) if calibration_seeds else None
+    calibration = (cached_calibration(calibration_seeds, options.get("store"), options.get("cache", True))
+                   if calibration_seeds else None)
     index = out / "index.pdf"
     with PdfPages(index, metadata={"Title": "BoundLab verdict index", "Creator": "BoundLab"}) as pdf:
         for page in index_pages(registry, results, calibration, calibration_seeds,

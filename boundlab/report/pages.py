@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from matplotlib.figure import Figure
 
+from boundlab.calibration_cache import CalibrationTable
+from boundlab.costs import by_paper, claim_cost
 from boundlab.papers import Paper
 from boundlab.registry import Registry
 from boundlab.report.figures import draw
@@ -17,6 +18,12 @@ VERDICT_HELP = (
     "consistent: no violation found, with the power the experiment states. violated: a counterexample instance "
     "(saved with its seed) or a statistically significant deviation. inconclusive: the confidence interval cannot "
     "tell the claim from its mutants. A numerical check can refute a theorem, never prove it."
+)
+
+COMPUTE_HELP = (
+    "compute s: the measured seconds of the units behind a claim and its mutants (its experiment, shared with "
+    "any other claim on it, plus their adversarial searches), whether this run computed them or read them from "
+    "the results store. Per paper:"
 )
 
 
@@ -139,7 +146,7 @@ def claim_page(paper: Paper, r: Result, mutants: Sequence[Result], footer: str) 
 def index_pages(
     registry: Registry,
     results: Sequence[Result],
-    calibration: dict[str, list[dict[str, Any]]] | None,
+    calibration: CalibrationTable | None,
     seeds: int,
     footer: str,
 ) -> list[Figure]:
@@ -153,11 +160,14 @@ def index_pages(
                   width=125)
     page.y -= 0.01
     claims = [r for r in results if not r.is_mutant]
-    rows = [[c.claim, c.kind, c.headline(), mutant_tally(c, results), f"{c.runtime_s:.1f}", c.verdict] for c in claims]
-    page.table(["claim", "kind", "tightness / exponent", "mutants refuted", "runtime s", "verdict"], rows,
+    rows = [[c.claim, c.kind, c.headline(), mutant_tally(c, results),
+             f"{claim_cost(c, [m for m in results if m.mutant_of == c.claim]):.1f}", c.verdict] for c in claims]
+    page.table(["claim", "kind", "tightness / exponent", "mutants refuted", "compute s", "verdict"], rows,
                [0.38, 0.09, 0.27, 0.1, 0.07, 0.09], size=7)
     page.y -= 0.01
     page.text(VERDICT_HELP, size=7.5, color="0.3", width=140)
+    page.text(COMPUTE_HELP + " " + "; ".join(f"{paper} {cost.seconds:.1f} s" for paper, cost in
+                                             by_paper(results).items()) + ".", size=7.5, color="0.3", width=140)
     pages.append(page.close())
     if calibration is not None:
         page = Page(footer, header="BoundLab")
@@ -166,18 +176,20 @@ def index_pages(
             f"Synthetic claims whose truth is known, each decided over {seeds} seeds with the same functions the "
             "engine uses. False-violation rate: how often a true claim (some sitting exactly at the edge of their "
             "margin) came out violated; nominal level 0.05 (0 for sure claims). Power: how often a mutant of the "
-            "stated size came out violated. Intervals are Clopper-Pearson 95%.",
+            "stated size came out violated. Intervals are Clopper-Pearson 95%. "
+            f"Computed in {calibration.runtime_s:.1f} s" + (" (read from the results store)." if calibration.cached
+                                                              else "."),
             size=8.5, width=125,
         )
         page.text("False-violation rate on true claims", size=11, weight="bold")
         page.table(["synthetic claim", "rate", "95% interval", "nominal"],
                    [[c["name"], f"{c['rate']:.3f}", f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]", fmt(c["nominal"])]
-                    for c in calibration["false_violation"]], [0.55, 0.12, 0.2, 0.13])
+                    for c in calibration.rows["false_violation"]], [0.55, 0.12, 0.2, 0.13])
         page.y -= 0.01
         page.text("Power against mutants of a stated size", size=11, weight="bold")
         page.table(["mutant (effect size)", "power", "95% interval"],
                    [[c["name"], f"{c['rate']:.3f}", f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]"]
-                    for c in calibration["power"]], [0.6, 0.15, 0.25])
+                    for c in calibration.rows["power"]], [0.6, 0.15, 0.25])
         pages.append(page.close())
     return pages
 

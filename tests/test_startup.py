@@ -1,0 +1,50 @@
+"""`boundlab list` stays cheap: listing papers imports no solver stack, and closures import nothing.
+
+The heavy packages (cvxpy, POT, SCIP, the scipy.stats/optimize machinery, Dask) are imported when a paper's
+units run, not when its theorem module loads. This checks the imports, not a wall-clock time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+HEAVY = ("cvxpy", "ot", "pyscipopt", "highspy", "clarabel", "dask", "scipy.stats", "scipy.optimize",
+         "solvers.ot_references")
+
+_PROBE = f"""
+import contextlib, io, json, sys
+from boundlab.cli import main
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    code = main(["list", *sys.argv[1:]])
+print(json.dumps({{"code": code, "lines": len(out.getvalue().splitlines()),
+                  "heavy": sorted(m for m in {HEAVY!r} if m in sys.modules)}}))
+"""
+
+
+def _probe(*args: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_list_imports_no_solver_stack() -> None:
+    for args in ((), ("--json",)):
+        report = _probe(*args)
+        assert report["code"] == 0 and report["lines"] > 0
+        assert report["heavy"] == [], f"`boundlab list {' '.join(args)}` imported {report['heavy']}"
+
+
+def test_closure_walk_imports_nothing() -> None:
+    probe = ("import sys, json; from boundlab.closure import module_closure; "
+             "files = module_closure('theorems.sparsity_constrained_ot'); "
+             "print(json.dumps([sorted(files), [m for m in ('solvers.ot_references', 'cvxpy', 'ot', "
+             "'theorems.sparsity_constrained_ot') if m in sys.modules]]))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          check=True)
+    files, imported = json.loads(done.stdout)
+    assert "solvers.ot_references" in files  # an import inside a function still keys the closure
+    assert imported == []
