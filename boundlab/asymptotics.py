@@ -22,8 +22,9 @@ _W = sp.Symbol("boundlab_w", positive=True)
 
 def _in_variable(shape: sp.Expr, variable: str) -> tuple[sp.Expr, sp.Symbol]:
     """The shape as a function of a positive symbol w standing for the variable; every other symbol is set to 2
-    (constants do not change an order in the variable)."""
-    expr = _plain(sp.sympify(shape))
+    (constants do not change an order in the variable). Float exponents are made rational first, or their rounding
+    leaves spurious powers such as w**(2.8e-17) that change a limit."""
+    expr = sp.nsimplify(_plain(sp.sympify(shape)), rational=True)  # T**0.1 -> T**(1/10): exact exponents
     w = _W
     subs = {s: (w if s.name == variable else sp.Integer(2)) for s in expr.free_symbols}
     return expr.subs(subs), w

@@ -236,8 +236,16 @@ def limit_verdict(seed: int, target: float, noise: float = 0.2) -> str:
     return decide_limit(x, d, 0.01, x == x.max(), "mean", 0.05).verdict
 
 
-def calibrate(seeds: int = 200) -> dict[str, list[dict[str, Any]]]:
-    """False-violation rates on true claims (nominal 0.05) and power against false claims, over ``seeds`` seeds.
+#: A row that is known to sit above its nominal level (0.14-0.19 at 100-200 replicates): the t test's lower tail
+#: is anti-conservative for strongly skewed quantities, which a two-sided "==" test exposes. Reported, not hidden;
+#: the fix (a bootstrap interval for skewed means) is open work.
+KNOWN_WEAK_EQUALITY = "mean E[Q] == 1 (two-sided), log-normal sigma 1, 100 reps [KNOWN MISCALIBRATED]"
+
+
+def calibrate(seeds: int = 200, search_seeds: int = 0) -> dict[str, list[dict[str, Any]]]:
+    """False-violation rates on true claims (nominal 0.05) and power against false claims, over ``seeds`` seeds;
+    with ``search_seeds`` > 0 also the real adversarial search on three synthetic problems in 2, 10, 30 and 100
+    dimensions (boundlab.search_calibration; its trials cost seconds each in 100 dimensions, hence fewer seeds).
 
     Rate rows come from :mod:`boundlab.rate_calibration` (real RateClaim declarations, decided by
     ``RateClaim.decide``); the sure rows run the real adversarial search (``boundlab.search_calibration``).
@@ -257,8 +265,8 @@ def calibrate(seeds: int = 200) -> dict[str, list[dict[str, Any]]]:
                lambda s: mean_verdict(s, 1.0, replicates=16), "violated", 0.05),
         _count("mean E[Q] == 1 (two-sided), Gaussian", seeds, lambda s: mean_verdict(s, 1.0, op="=="),
                "violated", 0.05),
-        _count("mean E[Q] == 1 (two-sided), log-normal, 32 reps", seeds,
-               lambda s: mean_verdict(s, 1.0, noise="lognormal", replicates=32, op="=="), "violated", 0.05),
+        _count(KNOWN_WEAK_EQUALITY, seeds,
+               lambda s: mean_verdict(s, 1.0, noise="lognormal", replicates=100, op="=="), "violated", 0.05),
         _count("sure 2 t1 t2 <= 2 (rounding at the boundary), real search", seeds, lambda s: sure_verdict(s, 1.0),
                "violated", 0.0),
         _count("limit D -> 0, noisy", seeds, lambda s: limit_verdict(s, 0.0), "violated", 0.05),
@@ -271,4 +279,11 @@ def calibrate(seeds: int = 200) -> dict[str, list[dict[str, Any]]]:
         _count("sure: bound 1% too small, real search", seeds, lambda s: sure_verdict(s, 0.99), "violated", None),
         _count("limit: target off by 0.1", seeds, lambda s: limit_verdict(s, 0.1), "violated", None),
     ]
-    return {"false_violation": [r.to_dict() for r in false], "power": [r.to_dict() for r in power]}
+    table = {"false_violation": [r.to_dict() for r in false], "power": [r.to_dict() for r in power]}
+    if search_seeds > 0:
+        from boundlab.search_calibration import calibrate_search
+
+        for row in calibrate_search(search_seeds):
+            row["name"] = f"search, {row['dim']} dims, {row['name']} (tightness median {row['median_tightness']:.4f})"
+            table["false_violation" if row["kind"] == "false_violation" else "power"].append(row)
+    return table

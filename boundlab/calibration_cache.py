@@ -30,7 +30,13 @@ class CalibrationTable:
 
 def calibration_key(seeds: int) -> str:
     """The store key of the calibration table over ``seeds`` seeds with the current calibration code."""
-    return f"calibration:{module_hash(CALIBRATION_MODULE, workbench=True)}:seeds={int(seeds)}"
+    return (f"calibration:{module_hash(CALIBRATION_MODULE, workbench=True)}:seeds={int(seeds)}"
+            f":search-seeds={search_seeds(seeds)}")
+
+
+def search_seeds(seeds: int) -> int:
+    """Seeds for the search rows of the table: 10 at most (a 100-dimension trial costs seconds)."""
+    return min(int(seeds), 10)
 
 
 def cached_calibration(seeds: int, store: str | Path | None = None, cache: bool = True) -> CalibrationTable:
@@ -48,7 +54,7 @@ def cached_calibration(seeds: int, store: str | Path | None = None, cache: bool 
         if found is not None:
             return CalibrationTable(found[0], found[1], True)
         start = time.perf_counter()
-        rows = calibrate(seeds)
+        rows = calibrate(seeds, search_seeds=search_seeds(seeds))
         runtime = time.perf_counter() - start
         db.put_artifact(key, rows, runtime)
         return CalibrationTable(rows, runtime, False)

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
 from boundlab.rates import Units, fit_deviation
 from boundlab.stats import MeanTest, holm, ols_slope
+from boundlab.stats import scipy_stats as stats
 
 Verdict = Literal["consistent", "violated", "inconclusive", "error"]
 VERDICTS: tuple[str, ...] = ("consistent", "violated", "inconclusive", "error")

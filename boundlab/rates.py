@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+
+from boundlab.stats import scipy_stats as stats
 
 Units = Literal["power", "log-power"]
 GRID = np.linspace(-8.0, 8.0, 801)  # step 0.02 in the claim's units

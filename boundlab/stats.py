@@ -130,3 +130,16 @@ def log_mean_slope(
         dist = result.bootstrap_distribution
         low, high = (float(v) for v in np.quantile(dist, [alpha, 1.0 - alpha]))
     return SlopeFit(slope, (low, high), np.log(np.maximum(means, tiny)))
+
+
+class _LazyScipyStats:
+    """``scipy.stats``, imported on first attribute access (it costs most of a second, and ``boundlab list``
+    never needs it)."""
+
+    def __getattr__(self, name: str) -> object:
+        from scipy import stats
+
+        return getattr(stats, name)
+
+
+scipy_stats = _LazyScipyStats()

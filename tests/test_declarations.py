@@ -26,7 +26,7 @@ def _experiment(full_points: tuple[dict, ...] = tuple(grid(n=[10, 100]))) -> Exp
 
 def _rate(experiment: Experiment, statement: Asymptotic | None = None, **kwargs) -> RateClaim:
     return RateClaim("rate", PAPER, statement or Asymptotic(Q, "Theta", sp.sqrt(n)), experiment,
-                     reconstructed("test"), variable="n", **kwargs)
+                     reconstructed("test"), variable="n", **{"margin": 0.1, **kwargs})
 
 
 def test_misspelt_variable_exits_2_before_any_unit_runs(tmp_path: Path) -> None:

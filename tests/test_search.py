@@ -42,7 +42,7 @@ def evaluate(params, theta, xp):
 
 _B = Budget(grid(p=30), replicates=64, block=64, restarts=3, evaluations=200)
 CUBE = Experiment("sum-of-squares", "f = sum theta_i^2 on [0, 1]^30", {"quick": _B, "standard": _B, "full": _B},
-                  search=InstanceSearch(lambda params: Box(0.0, 1.0, shape=params["p"]), evaluate), outputs=("Q",))
+                  search=InstanceSearch(lambda params: Box(0.0, 1.0, shape=params["p"]), evaluate), outputs=("f",))
 CLAIMS = [
     SureClaim("at-most-thirty", PAPER, Relation(sp.Le(f, 30)), CUBE, reconstructed("true: the maximum is 30"),
               rtol=1e-9, atol=1e-12,
