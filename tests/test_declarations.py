@@ -18,15 +18,18 @@ from tests.user_papers import user_env, write_paper
 n, Q, Z = sp.symbols("n Q Z", positive=True)
 
 
-def _experiment(full_points: tuple[dict, ...] = tuple(grid(n=[10, 100]))) -> Experiment:
-    quick = Budget(grid(n=[10, 100]), replicates=8)
-    return Experiment("e", "test", {"quick": quick, "standard": quick, "full": Budget(full_points, replicates=8)},
+def _experiment(full_points: tuple[dict, ...] = tuple(grid(n=[10, 30, 100, 300]))) -> Experiment:
+    quick = Budget(grid(n=[10, 30, 100, 300]), replicates=32)
+    return Experiment("e", "test", {"quick": quick, "standard": quick, "full": Budget(full_points, replicates=32)},
                       measure=_rate_measure, outputs=("Q",))
 
 
 def _rate(experiment: Experiment, statement: Asymptotic | None = None, **kwargs) -> RateClaim:
     return RateClaim("rate", PAPER, statement or Asymptotic(Q, "Theta", sp.sqrt(n)), experiment,
-                     reconstructed("test"), variable="n", **{"margin": 0.1, **kwargs})
+                     reconstructed("test"), variable="n",
+                     **{"margin": 0.1, "mutants": (Mutant("faster", Asymptotic(Q, "Theta", n), "x"),
+                                                   Mutant("slower", Asymptotic(Q, "Theta", sp.Integer(1)), "x")),
+                        **kwargs})
 
 
 def test_misspelt_variable_exits_2_before_any_unit_runs(tmp_path: Path) -> None:
@@ -48,9 +51,11 @@ def test_misspelt_variable_exits_2_before_any_unit_runs(tmp_path: Path) -> None:
 def test_statement_and_mutant_names_must_be_swept_or_declared() -> None:
     check_declarations(_rate(_experiment()), "paper.py")  # a correct declaration passes
     with pytest.raises(UsageError, match=r"paper\.py: claim synthetic-calibration/rate: the mutant 'wrong' uses Z"):
-        check_declarations(_rate(_experiment(), mutants=(Mutant("wrong", Asymptotic(Z, "O", n), "x"),)), "paper.py")
+        check_declarations(_rate(_experiment(), mutants=(Mutant("wrong", Asymptotic(Z, "O", n**0.25), "x"),
+                                                         Mutant("slower", Asymptotic(Q, "Omega", n), "x"))),
+                           "paper.py")
     # a parameter missing from one fidelity's points does not count as swept
-    partial = _experiment(tuple(grid(n=[10, 100], m=1)))
+    partial = _experiment(tuple(grid(n=[10, 30, 100, 300], m=1)))
     with pytest.raises(UsageError, match="uses m"):
         check_declarations(_rate(partial, Asymptotic(Q, "O", n * sp.Symbol("m"))), "paper.py")
     with pytest.raises(UsageError, match="diagnostics gap"):
@@ -58,7 +63,7 @@ def test_statement_and_mutant_names_must_be_swept_or_declared() -> None:
 
 
 def test_rate_variable_needs_two_values_in_every_fidelity() -> None:
-    with pytest.raises(UsageError, match="rate variable 'n'.*at full it takes 1"):
+    with pytest.raises(UsageError, match="distinct values of n"):
         check_declarations(_rate(_experiment(tuple(grid(n=[10, 10])))), "paper.py")
 
 
