@@ -252,8 +252,7 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
         pvalues.append(p)
         inside.append(ok)
         # smallest deviation of the mean past the margin detected with 80% power at this point (t test)
-        reach = (stats.t.ppf(1 - alpha / n_points, max(test.n - 1, 1)) + stats.t.ppf(0.8, max(test.n - 1, 1)))
-        detectable.append((allowed + reach * test.se) / abs(bound) if bound != 0 else float("inf"))
+        detectable.append((allowed + test.detectable(alpha / n_points)) / abs(bound) if bound != 0 else float("inf"))
         estimate = bound + test.mean
         points.append(
             {
@@ -461,31 +460,6 @@ def decide_limit(
     alpha: float,
     params: Sequence[Mapping[str, Any]] | None = None,
 ) -> Decision:
-    """:func:`_decide_limit`, with the resolution: the smallest final distance (in the claim's units) that the
-    check tells from the tolerance with 80% power (the tolerance itself when every replicate must be within it)."""
-    decision = _decide_limit(x, distances, tol, final, statistic, alpha, params)
-    final_idx = np.flatnonzero(np.asarray(final, bool))
-    if statistic == "max":
-        reach = float(tol)
-    else:
-        tests = [MeanTest.of(np.asarray(distances[i], float)) for i in final_idx]
-        reach = max(tol + (stats.t.ppf(1 - alpha / len(tests), max(t.n - 1, 1)) + stats.t.ppf(0.8, max(t.n - 1, 1)))
-                    * t.se for t in tests)
-    decision.resolution = {"distance": _f(reach), "power": 0.8, "tol": tol,
-                           "meaning": "the smallest final distance to the limit object that the check detects "
-                           "with 80% power"}
-    return decision
-
-
-def _decide_limit(
-    x: np.ndarray,
-    distances: Sequence[np.ndarray],
-    tol: float,
-    final: np.ndarray,
-    statistic: str,
-    alpha: float,
-    params: Sequence[Mapping[str, Any]] | None = None,
-) -> Decision:
     """Distance to the limit object along the sweep: below ``tol`` at the final points, and not increasing.
 
     ``statistic='max'`` is for deterministic distances (every replicate must be within tol); ``'mean'``
@@ -513,6 +487,12 @@ def _decide_limit(
             }
         )
     details = {"tol": tol, "statistic": statistic, "alpha": alpha}
+    final_tests = [MeanTest.of(np.asarray(distances[i], float)) for i in np.flatnonzero(final)]
+    reach = float(tol) if statistic == "max" else max(
+        tol + t.detectable(alpha / max(n_final, 1)) for t in final_tests)
+    resolution = {"distance": _f(reach), "power": 0.8, "tol": tol,
+                  "meaning": "the smallest final distance to the limit object that the check detects with 80% power "
+                  "(the tolerance itself when every replicate must be within it)"}
     final_idx = np.flatnonzero(final)
     settles_above = []
     unsure = []
@@ -538,6 +518,7 @@ def _decide_limit(
             points,
             counterexample={"params": points[i]["params"], "replicate": j, "distance": float(d[j])},
             details=details,
+            resolution=resolution,
         )
     start = float(np.mean(np.asarray(distances[0], float)))
     end = float(np.mean(np.asarray(distances[final_idx[-1]], float)))
@@ -548,6 +529,7 @@ def _decide_limit(
             f"{tol:g}.",
             points,
             details=details,
+            resolution=resolution,
         )
     if end > start and end > 0.01 * tol:
         return Decision(
@@ -556,6 +538,7 @@ def _decide_limit(
             "a limit should be approached, not left.",
             points,
             details=details,
+            resolution=resolution,
         )
     return Decision(
         "consistent",
@@ -563,4 +546,5 @@ def _decide_limit(
         "grow along it.",
         points,
         details=details,
+            resolution=resolution,
     )

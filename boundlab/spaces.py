@@ -14,6 +14,7 @@ coordinates inside the box, which :meth:`Space.sample` checks.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +51,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class Space:
+class Space(ABC):
     """Base class: coordinates in the box ``[low, high]`` (arrays of length ``dim``) decode to instances.
 
     Subclasses set ``low``/``high`` in ``__post_init__`` and implement :meth:`_decode`. The default sampler
@@ -95,8 +96,9 @@ class Space:
             raise UsageError(f"{type(self).__name__}.decode needs an (n, {self.dim}) array, got {z.shape}.")
         return self._decode(np.clip(z, self.low, self.high))
 
+    @abstractmethod
     def _decode(self, z: np.ndarray) -> Any:
-        raise NotImplementedError
+        """Valid instances from coordinates already clipped into the box."""
 
 
 @dataclass(frozen=True, eq=False)

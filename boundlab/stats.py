@@ -43,6 +43,14 @@ class MeanTest:
         """p-value of H0: mean >= value against H1: mean < value."""
         return self._tail((self.mean - value) / self.se if self.se > 0 else np.sign(self.mean - value), False)
 
+    def detectable(self, alpha: float, power: float = 0.8) -> float:
+        """How far the mean must lie past a one-sided test's boundary for the level-alpha t test to reject with
+        the given power: (t_{1-alpha} + t_{power}) se."""
+        from scipy import stats
+
+        df = max(self.n - 1, 1)
+        return float((stats.t.ppf(1.0 - alpha, df) + stats.t.ppf(power, df)) * self.se)
+
     def interval(self, alpha_each_side: float) -> tuple[float, float]:
         """Two-sided interval whose ends are the one-sided bounds at level ``alpha_each_side``."""
         if self.se == 0.0:
