@@ -284,6 +284,6 @@ def calibrate(seeds: int = 200, search_seeds: int = 0) -> dict[str, list[dict[st
         from boundlab.search_calibration import calibrate_search
 
         for row in calibrate_search(search_seeds):
-            row["name"] = f"search, {row['dim']} dims, {row['name']} (tightness median {row['median_tightness']:.4f})"
+            row["name"] = f"search, {row['dim']} dims, {row['name']}"
             table["false_violation" if row["kind"] == "false_violation" else "power"].append(row)
     return table

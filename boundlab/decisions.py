@@ -396,7 +396,8 @@ def decide_rate(
     resolution = {"above": res_above, "below": res_below, "units": units, "unit_name": unit_name,
                   "power": 0.8, "margin": margin,
                   "relevant": {"O": res_above, "Omega": res_below}.get(order, max(res_above, res_below))}
-    details.update(deviation=deviation, max_ratio=float(np.max(means / shape)), amplitude=fit.scale)
+    details.update(deviation=deviation, max_ratio=float(np.max(means / shape)), amplitude=fit.scale,
+                   nearest={"above": nearest.above, "below": nearest.below} if nearest else None)
     band = f"[{low:+.3f}, {high:+.3f}]"
     ctx = dict(points=points, exponent=exponent, details=details, resolution=resolution)
     if fit.decreasing:

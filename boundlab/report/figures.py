@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib import ticker
 from matplotlib.axes import Axes
 
+from boundlab.report.rate_figures import rate_figures as deviation_figures
 from boundlab.results import Result
 
 BLUE, ORANGE, GREY, RED = "#2166ac", "#e08214", "0.45", "#b2182b"
@@ -232,7 +233,7 @@ def limit_figures(result: Result, axes: list[Axes]) -> None:
     axes[1].text(0.0, 0.9, result.reason, fontsize=7, wrap=True, va="top", transform=axes[1].transAxes)
 
 
-DRAW = {"rate": rate_figures, "expectation": expectation_figures, "sure": sure_figures, "limit": limit_figures}
+DRAW = {"rate": deviation_figures, "expectation": expectation_figures, "sure": sure_figures, "limit": limit_figures}
 
 
 def draw(result: Result, axes: list[Axes]) -> None:
