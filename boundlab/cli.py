@@ -11,13 +11,14 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from boundlab.backends import BACKENDS
 from boundlab.errors import UsageError
 from boundlab.executors import EXECUTORS
 from boundlab.experiments import FIDELITIES
 from boundlab.results import Result
+from boundlab.validation import SQLITE_MAX_INT
 
 
 def _nonnegative_int(text: str) -> int:
@@ -27,6 +28,13 @@ def _nonnegative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _nonnegative_int(text)
+    if value > SQLITE_MAX_INT:
+        raise argparse.ArgumentTypeError(f"must be at most 2^63 - 1, got {text!r}")
     return value
 
 
@@ -42,7 +50,7 @@ def _run_options(p: argparse.ArgumentParser, default_fidelity: str) -> None:
                    help="claim id, paper key or glob (default: every claim)")
     p.add_argument("--fidelity", choices=FIDELITIES, default=default_fidelity,
                    help=f"sweep size (default: {default_fidelity})")
-    p.add_argument("--seed", type=_nonnegative_int, default=0, help="root seed (default: 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="root seed in [0, 2^63 - 1] (default: 0)")
     p.add_argument("--executor", choices=EXECUTORS, default="serial", help="where units run (default: serial)")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (default: a LocalCluster)")
     p.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
@@ -53,13 +61,27 @@ def _run_options(p: argparse.ArgumentParser, default_fidelity: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (the rule that was broken and where to read more), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _version_text() -> str:
+    from boundlab.version import __version__, code_version, git_commit
+
+    return f"boundlab {__version__} (commit {git_commit()}, code {code_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="boundlab",
         description="Check the bounds stated in machine-learning theory papers, numerically and with "
         "calibrated statistics. A check can refute a theorem, never prove it.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=_version_text())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     p_list = sub.add_parser("list", help="list papers and claims")
     p_list.add_argument("selectors", nargs="*", metavar="SELECTOR")
     p_list.add_argument("--json", action="store_true", help="machine-readable output")
@@ -153,12 +175,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from boundlab.engine import verify
 
     results = verify(args.selectors, mutants=args.mutants, **_options(args))
-    if args.json:
-        for r in results:
-            print(r.to_json())
-    else:
-        print_table(results)
-    return 0 if all(r.passed for r in results) else 1
+    status = 0 if all(r.passed for r in results) else 1
+    try:
+        if args.json:
+            for r in results:
+                print(r.to_json())
+        else:
+            print_table(results)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`verify ... | head -1`): the exit code still tells how the run went
+        _quiet_stdout()
+        return status
+    return status
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -169,6 +198,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     for path in paths:
         print(path)
     return 0
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush into a closed pipe does not raise again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -186,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # the reader went away (`boundlab list | head`): stop quietly, as Unix tools do; point stdout at
         # /dev/null so the interpreter's final flush does not raise again
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _quiet_stdout()
         return 0
 
 

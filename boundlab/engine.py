@@ -33,6 +33,7 @@ from boundlab.units import (
     unit_error,
     worst_draws,
 )
+from boundlab.validation import check_scheduler, check_seed
 from boundlab.version import code_version
 
 
@@ -52,8 +53,7 @@ class Options:
     def validate(self) -> None:
         if self.fidelity not in FIDELITIES:
             raise UsageError(f"fidelity must be one of {', '.join(FIDELITIES)}, got {self.fidelity!r}.")
-        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) or self.seed < 0:
-            raise UsageError(f"seed must be a non-negative integer, got {self.seed!r}.")
+        check_seed(int(self.seed) if isinstance(self.seed, np.integer) else self.seed)
         if self.executor not in EXECUTORS:
             raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}.")
         if self.backend not in BACKENDS:
@@ -62,6 +62,11 @@ class Options:
             raise UsageError(f"workers must be >= 1, got {self.workers}.")
         if self.scheduler and self.executor != "dask":
             raise UsageError("--scheduler is only meaningful with --executor dask.")
+        if self.scheduler:
+            check_scheduler(self.scheduler)
+        if self.workers is not None and self.executor == "serial":
+            raise UsageError("--workers is only meaningful with --executor processes or dask (serial runs one unit "
+                             "at a time).")
 
 
 @dataclass
@@ -107,14 +112,16 @@ def verify(
     store = Store(None if str(store_path) == ":memory:" else store_path)
     executor = make_executor(opts.executor, opts.scheduler, opts.workers)
     try:
-        return _Run(claims, opts, store, executor).results()
+        return _Run(claims, opts, store, executor, Registry.mutant_selection(selectors, claims)).results()
     finally:
         executor.close()
         store.close()
 
 
 class _Run:
-    def __init__(self, claims: list[Claim], opts: Options, store: Store, executor: Any) -> None:
+    def __init__(self, claims: list[Claim], opts: Options, store: Store, executor: Any,
+                 selected_mutants: dict[str, set[str]] | None = None) -> None:
+        self.selected_mutants = selected_mutants or {}
         self.claims = claims
         self.opts = opts
         self.store = store
@@ -256,7 +263,9 @@ class _Run:
     def results(self) -> list[Result]:
         scopes = self._scopes()
         data = self._measure(scopes)
-        entries = [e for c in self.claims for e in c.entries(self.opts.mutants)]
+        # every mutant with --mutants; otherwise only those a `claim~mutant` selector asked for
+        entries = [e for c in self.claims for e in c.entries(True)
+                   if e.mutant is None or self.opts.mutants or e.mutant.name in self.selected_mutants.get(c.id, ())]
         searched, search_runtime = self._search(entries, data, scopes)
         results = []
         for entry in entries:

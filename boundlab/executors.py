@@ -72,8 +72,9 @@ class DaskExecutor:
         if scheduler:
             try:
                 self._client = Client(scheduler, timeout="20s")
-            except OSError as exc:
-                raise UsageError(f"Cannot reach the Dask scheduler at {scheduler!r}: {exc}") from exc
+            except (OSError, ValueError, TimeoutError) as exc:
+                raise UsageError(f"Cannot reach the Dask scheduler at {scheduler!r}: {exc} (is it running? start "
+                                 "one with `dask scheduler`, or leave out --scheduler for a local cluster).") from exc
         else:
             self._cluster = LocalCluster(
                 n_workers=workers or os.cpu_count() or 1,

@@ -154,6 +154,31 @@ class Registry:
                     f"Unknown claim or paper {selector!r}: it matches no claim id or paper key "
                     f"(papers: {papers}; `boundlab list` shows every claim)."
                 )
+            if "~" in selector:
+                self._check_mutants(selector, matched)
             for c in matched:
                 chosen.setdefault(c.id, c)
         return list(chosen.values())
+
+    @staticmethod
+    def _check_mutants(selector: str, matched: Sequence[Claim]) -> None:
+        pattern = selector.split("~", 1)[1]
+        if not any(fnmatch.fnmatchcase(m.name, pattern) for c in matched for m in c.mutants):
+            names = sorted({m.name for c in matched for m in c.mutants})
+            raise UsageError(f"Unknown mutant {pattern!r} in {selector!r}: the matched claim(s) have the mutants "
+                             f"{', '.join(names) or 'none'} (`boundlab list` shows them as claim~mutant).")
+
+    @staticmethod
+    def mutant_selection(selectors: Sequence[str] | None, claims: Sequence[Claim]) -> dict[str, set[str]]:
+        """The mutants that ``claim~mutant`` selectors ask for (a glob after ~ is allowed), by claim id."""
+        chosen: dict[str, set[str]] = {}
+        for selector in selectors or ():
+            if "~" not in selector:
+                continue
+            base, pattern = selector.split("~", 1)
+            for c in claims:
+                if c.id == base or c.paper.key == base or fnmatch.fnmatchcase(c.id, base) \
+                        or fnmatch.fnmatchcase(c.paper.key, base):
+                    chosen.setdefault(c.id, set()).update(m.name for m in c.mutants
+                                                           if fnmatch.fnmatchcase(m.name, pattern))
+        return chosen

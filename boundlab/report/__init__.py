@@ -15,6 +15,7 @@ from boundlab.engine import verify
 from boundlab.registry import Registry
 from boundlab.report.pages import claim_page, index_pages, paper_title_page
 from boundlab.results import Result
+from boundlab.validation import check_output_folder
 from boundlab.version import __version__, code_version, git_commit, package_versions
 
 
@@ -45,6 +46,7 @@ def write_reports(
     decides and draws.
     """
     options = {"fidelity": "standard", "seed": 0, "backend": "numpy", "executor": "serial", **options}
+    check_output_folder(output)  # before the verification, not after it
     results = verify(selectors, mutants=True, extra_modules=extra_modules, **options)
     registry = Registry.load(extra_modules)
     out = Path(output)
