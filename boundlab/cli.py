@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from boundlab.backends import BACKENDS
-from boundlab.errors import UsageError
+from boundlab.errors import StoreError, UsageError
 from boundlab.executors import EXECUTORS
 from boundlab.experiments import FIDELITIES
 from boundlab.results import Result
@@ -213,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"boundlab: error: {exc}", file=sys.stderr)
         return 2
+    except StoreError as exc:
+        print(f"boundlab: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("boundlab: interrupted; finished units are kept in the store and reused by the next run.",
               file=sys.stderr)

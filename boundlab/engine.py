@@ -166,6 +166,10 @@ class _Run:
             else:
                 records[key.digest] = record
                 cached.add(key.digest)
+        damaged = [k for k, _ in missing if k.digest in set(self.store.damaged)]
+        if damaged:
+            print(f"boundlab: warning: {len(damaged)} damaged unit(s) in the store ({label}) are recomputed.",
+                  file=sys.stderr)
         bar = tqdm(total=len(missing), desc=label, unit="unit", file=sys.stderr,
                    disable=not self.opts.progress or not missing, mininterval=0.5)
         with bar:

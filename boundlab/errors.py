@@ -13,3 +13,8 @@ class UsageError(BoundLabError, ValueError):
 
 class MeasurementError(BoundLabError):
     """A simulation returned something unusable (NaN, wrong shape); never turned into a verdict."""
+
+
+class StoreError(BoundLabError):
+    """The results store failed during a run (a full disk, a file made read-only). The CLI exits with code 1;
+    every unit finished before the failure is kept."""
