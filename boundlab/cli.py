@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from boundlab.backends import BACKENDS
-from boundlab.errors import StoreError, UsageError
+from boundlab.errors import RunError, StoreError, UsageError
 from boundlab.executors import EXECUTORS
 from boundlab.experiments import FIDELITIES
 from boundlab.results import Result
@@ -205,26 +206,37 @@ def _quiet_stdout() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every clean-up (the worker pool, the store) runs."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return {"list": cmd_list, "verify": cmd_verify, "report": cmd_report}[args.command](args)
     except UsageError as exc:
         print(f"boundlab: error: {exc}", file=sys.stderr)
         return 2
-    except StoreError as exc:
+    except (StoreError, RunError) as exc:
         print(f"boundlab: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("boundlab: interrupted; finished units are kept in the store and reused by the next run.",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print("boundlab: " + ("terminated" if isinstance(exc, Terminated) else "interrupted")
+              + "; finished units are kept in the store and reused by the next run.", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         # the reader went away (`boundlab list | head`): stop quietly, as Unix tools do; point stdout at
         # /dev/null so the interpreter's final flush does not raise again
         _quiet_stdout()
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,3 +18,8 @@ class MeasurementError(BoundLabError):
 class StoreError(BoundLabError):
     """The results store failed during a run (a full disk, a file made read-only). The CLI exits with code 1;
     every unit finished before the failure is kept."""
+
+
+class RunError(BoundLabError):
+    """The run could not go on (a worker process died twice, the Dask scheduler went away). The CLI exits with
+    code 1; every unit finished before is kept in the store."""

@@ -7,13 +7,15 @@ interrupted run keeps what had finished. Units carry their own seeds, so the exe
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from boundlab.errors import UsageError
+from boundlab.errors import RunError, UsageError
 from boundlab.store import UnitRecord
 
 EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
@@ -33,31 +35,71 @@ class SerialExecutor:
         pass
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: a daemon thread ends this worker as soon as the main process is gone (kill -9 of the
+    main process cannot run its clean-up, so the workers watch for it themselves)."""
+    import threading
+    import time as _time
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(0)
+            _time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 class ProcessExecutor:
+    """Local worker processes (spawned). A pool broken by a worker that died is rebuilt once and the unfinished
+    units resubmitted; a second break ends the run with :class:`RunError`. ``close`` stops the workers on any
+    exit, interrupts included, and the workers end themselves if the main process is killed."""
+
     name = "processes"
 
     def __init__(self, workers: int | None) -> None:
         self.workers = workers or os.cpu_count() or 1
         self._pool: cf.ProcessPoolExecutor | None = None
 
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        context = multiprocessing.get_context("spawn")
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_exit_with_parent,
+                                      initargs=(os.getpid(),))
+
     def map(self, fn: Runner, tasks: Sequence[Task]) -> Iterator[tuple[int, UnitRecord]]:
-        if not tasks:
-            return
+        pending = dict(enumerate(tasks))
+        for attempt in range(2):
+            if not pending:
+                return
+            if self._pool is None:
+                self._pool = self._new_pool()
+            futures = {self._pool.submit(fn, task): i for i, task in pending.items()}
+            try:
+                for future in cf.as_completed(futures):
+                    i = futures[future]
+                    record = future.result()
+                    del pending[i]
+                    yield i, record
+            except BrokenProcessPool as exc:
+                self._terminate()
+                if attempt == 1:
+                    raise RunError(f"a worker process died twice ({exc}); the {len(tasks) - len(pending)} units "
+                                   "finished are kept, and the next run resumes from them.") from exc
+            finally:
+                for future in futures:
+                    future.cancel()
+
+    def _terminate(self) -> None:
+        """Stop the pool's worker processes now (not after their running units)."""
         if self._pool is None:
-            context = multiprocessing.get_context("spawn")
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
-        futures = {self._pool.submit(fn, task): i for i, task in enumerate(tasks)}
-        try:
-            for future in cf.as_completed(futures):
-                yield futures[future], future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+            return
+        for process in list(getattr(self._pool, "_processes", {}).values()):
+            process.terminate()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = None
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._terminate()
 
 
 class DaskExecutor:
@@ -87,16 +129,25 @@ class DaskExecutor:
 
     def map(self, fn: Runner, tasks: Sequence[Task]) -> Iterator[tuple[int, UnitRecord]]:
         from dask.distributed import as_completed
+        from distributed.utils import CancelledError as LostWork
 
         if not tasks:
             return
         futures = self._client.map(fn, list(tasks), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
+        done = 0
         try:
             for future in as_completed(futures):
-                yield index[future.key], future.result()
+                try:
+                    record = future.result()
+                except (OSError, TimeoutError, cf.CancelledError, LostWork) as exc:  # the scheduler went away
+                    raise RunError(f"the Dask scheduler was lost ({type(exc).__name__}: {exc}); the {done} units "
+                                   "finished are kept, and the next run resumes from them.") from exc
+                done += 1
+                yield index[future.key], record
         finally:
-            self._client.cancel(futures)
+            with contextlib.suppress(Exception):
+                self._client.cancel(futures)
 
     def close(self) -> None:
         self._client.close()
