@@ -73,13 +73,11 @@ def _unit_short(units: str) -> str:
 
 
 def _finite(value: Any) -> Any:
-    """JSON has no inf/NaN: infinities become the strings 'inf'/'-inf', NaN becomes null."""
+    """JSON has no inf/NaN, and numeric fields hold numbers or null: both become null. An infinite value
+    means "unbounded" (an interval end the data cannot bound, a resolution no deviation reaches, an excess over
+    a zero tolerance band); the field's meaning is in docs/statistics.md."""
     if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return value
+        return None if not math.isfinite(value) else value
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
