@@ -24,7 +24,8 @@ from boundlab.results import Result
 from boundlab.seeding import canonical, unit_rng
 from boundlab.statements import latex_names
 from boundlab.store import Store, UnitKey, UnitRecord, default_store_path
-from boundlab.units import (
+from boundlab.version import code_version
+from boundlab.work import (
     MeasureTask,
     SearchTask,
     run_measure_guarded,
@@ -33,7 +34,6 @@ from boundlab.units import (
     unit_error,
     worst_draws,
 )
-from boundlab.version import code_version
 
 
 @dataclass(frozen=True)
