@@ -10,6 +10,7 @@ from __future__ import annotations
 from boundlab.kinds import KINDS, kind_of
 from boundlab.kinds.base import Claim, Entry, Mutant, PointData, Provenance, quoted, reconstructed
 from boundlab.kinds.expectation import ExpectationClaim
+from boundlab.kinds.high_probability import HighProbabilityClaim
 from boundlab.kinds.limit import LimitClaim
 from boundlab.kinds.rate import MIN_RATE_REPLICATES, RateClaim
 from boundlab.kinds.sure import SureClaim
@@ -20,6 +21,7 @@ __all__ = [
     "Claim",
     "Entry",
     "ExpectationClaim",
+    "HighProbabilityClaim",
     "LimitClaim",
     "Mutant",
     "PointData",

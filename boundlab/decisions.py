@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from boundlab.kinds.base import VERDICTS, Decision, Verdict, _f
 from boundlab.kinds.expectation import MeanEvidence, decide_expectation
+from boundlab.kinds.high_probability import ExceedanceEvidence, decide_high_probability
 from boundlab.kinds.limit import decide_limit
 from boundlab.kinds.rate import Nearest, decide_rate
 from boundlab.kinds.sure import (
@@ -25,12 +26,14 @@ from boundlab.kinds.sure import (
 __all__ = [
     "VERDICTS",
     "Decision",
+    "ExceedanceEvidence",
     "MeanEvidence",
     "Nearest",
     "SureEvidence",
     "Verdict",
     "_f",
     "decide_expectation",
+    "decide_high_probability",
     "decide_limit",
     "decide_rate",
     "decide_sure",

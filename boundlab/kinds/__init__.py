@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from boundlab.kinds.base import Claim, Decision, Entry, Mutant, PointData, Provenance, quoted, reconstructed
 from boundlab.kinds.expectation import ExpectationClaim
+from boundlab.kinds.high_probability import HighProbabilityClaim
 from boundlab.kinds.limit import LimitClaim
 from boundlab.kinds.rate import RateClaim
 from boundlab.kinds.sure import SureClaim
 
 #: Every claim kind, by its ``kind`` name.
-KINDS: dict[str, type[Claim]] = {cls.kind: cls for cls in (SureClaim, ExpectationClaim, RateClaim, LimitClaim)}
+KINDS: dict[str, type[Claim]] = {cls.kind: cls for cls in (SureClaim, ExpectationClaim, RateClaim, LimitClaim,
+                                                              HighProbabilityClaim)}
 
 
 def kind_of(name: str) -> type[Claim]:
@@ -31,6 +33,7 @@ __all__ = [
     "Decision",
     "Entry",
     "ExpectationClaim",
+    "HighProbabilityClaim",
     "LimitClaim",
     "Mutant",
     "PointData",
