@@ -9,6 +9,7 @@ from typing import Any
 from boundlab.claims import (
     Claim,
     ExpectationClaim,
+    HighProbabilityClaim,
     LimitClaim,
     Mutant,
     Provenance,
@@ -22,7 +23,7 @@ from boundlab.experiments import FIDELITIES, Budget, Experiment, InstanceSearch,
 from boundlab.papers import Paper
 from boundlab.results import Result
 from boundlab.spaces import PSD, Box, Product, RowStochastic, Simplex, Space, Sphere
-from boundlab.statements import Asymptotic, Expectation, Limit, Relation, quantity
+from boundlab.statements import Asymptotic, Expectation, Limit, Probability, Relation, quantity
 from boundlab.version import __version__
 
 __all__ = [
@@ -34,11 +35,13 @@ __all__ = [
     "Expectation",
     "ExpectationClaim",
     "Experiment",
+    "HighProbabilityClaim",
     "Limit",
     "LimitClaim",
     "MeasurementError",
     "Mutant",
     "Paper",
+    "Probability",
     "Provenance",
     "RateClaim",
     "Relation",

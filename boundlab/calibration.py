@@ -3,7 +3,7 @@
 Two uses:
 
 * ``PAPER``/``CLAIMS`` form a synthetic "paper" that exercises the whole engine (executors, store, resume,
-  the four kinds and their mutants) without any real solver. It is not discovered by default; load it
+  the five kinds and their mutants) without any real solver. It is not discovered by default; load it
   with ``verify(..., extra_modules=["boundlab.calibration"])`` or BOUNDLAB_EXTRA_MODULES.
 * ``calibrate()`` drives the decision functions directly with synthetic data over many seeds and measures
   the false-violation rate on true claims and the power against mutants of a stated size.
@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from boundlab.claims import ExpectationClaim, LimitClaim, Mutant, RateClaim, SureClaim, reconstructed
+from boundlab.claims import (
+    ExpectationClaim,
+    HighProbabilityClaim,
+    LimitClaim,
+    Mutant,
+    RateClaim,
+    SureClaim,
+    reconstructed,
+)
 from boundlab.decisions import (
     MeanEvidence,
     decide_expectation,
@@ -29,7 +37,7 @@ from boundlab.experiments import Budget, Experiment, InstanceSearch, grid
 from boundlab.papers import Paper
 from boundlab.seeding import stable_int
 from boundlab.spaces import Box
-from boundlab.statements import Asymptotic, Expectation, Limit, Relation
+from boundlab.statements import Asymptotic, Expectation, Limit, Probability, Relation
 
 PAPER = Paper(
     key="synthetic-calibration",
@@ -41,6 +49,8 @@ PAPER = Paper(
 )
 
 n, Q, B, D, delay = sp.symbols("n Q B D delay", positive=True)
+m, delta = sp.symbols("m delta", positive=True)
+M = sp.Symbol("M", real=True)  # a sample mean: can be negative
 EXPONENT = 0.5  # true growth exponent of the synthetic rate quantity
 NOISE = 0.5  # sigma of the log-normal multiplicative noise
 
@@ -64,6 +74,10 @@ def _sure_evaluate(params: Mapping[str, Any], theta: np.ndarray, xp: Any) -> dic
 def _limit_measure(params: Mapping[str, Any], rng: np.random.Generator, size: int, xp: Any) -> dict[str, Any]:
     x = float(params["n"])
     return {"D": 1.0 / x + 1e-3 / x * rng.uniform(size=size)}
+
+
+def _tail_measure(params: Mapping[str, Any], rng: np.random.Generator, size: int, xp: Any) -> dict[str, Any]:
+    return {"M": rng.standard_normal((size, int(params["m"]))).mean(axis=1)}
 
 
 _QUICK_RATE = Budget(grid(n=[10, 30, 100, 300, 1000, 3000]), replicates=128, block=64)
@@ -106,6 +120,17 @@ LIMIT = Experiment(
     measure=_limit_measure,
     outputs=("D",),
 )
+
+_TAIL = Budget(grid(m=10, delta=[0.05, 0.1, 0.2]), replicates=2000, block=1000)
+TAIL = Experiment(
+    "gaussian-sample-mean",
+    "M = the mean of m standard Gaussians (sub-Gaussian with variance proxy 1/m).",
+    {"quick": _TAIL, "standard": _TAIL, "full": _TAIL},
+    measure=_tail_measure,
+    outputs=("M",),
+)
+#: The sub-Gaussian (Hoeffding) tail bound of a sample mean: P[M > sqrt(2 log(1/delta) / m)] <= delta.
+HOEFFDING = sp.sqrt(2 * sp.log(1 / delta) / m)
 
 _NOTE = reconstructed("Synthetic: the truth is known by construction.")
 CLAIMS = [
@@ -150,6 +175,23 @@ CLAIMS = [
         mutants=(
             Mutant("bound-too-small", Relation(sp.Le(Q, sp.Rational(99, 100))), "Bound 0.99 < max 1."),
             Mutant("bound-far-too-small", Relation(sp.Le(Q, sp.Rational(1, 10))), "Refuted by random draws."),
+        ),
+    ),
+    HighProbabilityClaim(
+        "mean-within-hoeffding",
+        PAPER,
+        Probability(Relation(sp.Gt(M, HOEFFDING)), delta),
+        TAIL,
+        _NOTE,
+        margin=0.25,
+        description="The sample mean of m standard Gaussians exceeds sqrt(2 log(1/delta)/m) with probability at "
+        "most delta (true, and loose: the exact tail is 0.007-0.036 at delta 0.05-0.2).",
+        mutants=(
+            # delta/4 is not refutable here: the bound is 6-7x loose, the true tail is below delta/4 at every delta
+            Mutant("delta-over-twenty", Probability(Relation(sp.Gt(M, HOEFFDING)), delta / 20),
+                   "delta 20x too small: below the true tail probability."),
+            Mutant("bound-halved", Probability(Relation(sp.Gt(M, HOEFFDING / 2)), delta),
+                   "Half the deviation: its tail is 0.11 and 0.14 > delta at delta 0.05, 0.1 (0.185 at 0.2)."),
         ),
     ),
     LimitClaim(
@@ -248,14 +290,20 @@ def calibrate(seeds: int = 200, search_seeds: int = 0) -> dict[str, list[dict[st
     dimensions (boundlab.search_calibration; its trials cost seconds each in 100 dimensions, hence fewer seeds).
 
     Rate rows come from :mod:`boundlab.rate_calibration` (real RateClaim declarations, decided by
-    ``RateClaim.decide``); the sure rows run the real adversarial search (``boundlab.search_calibration``).
+    ``RateClaim.decide``), high-probability rows from :mod:`boundlab.probability_calibration` (real
+    HighProbabilityClaim declarations, decided by ``HighProbabilityClaim.decide``); the sure rows run the real
+    adversarial search (``boundlab.search_calibration``).
     """
+    from boundlab.probability_calibration import rows as probability_rows
     from boundlab.rate_calibration import rows
 
     false, power = [], []
     for row in rows():
         rate = _count(row.case.name, seeds, lambda s, c=row.case: c.decide(s)[0], row.want, row.nominal)
         (false if row.nominal is not None else power).append(rate)
+    for hp in probability_rows():
+        rate = _count(hp.case.name, seeds, hp.case.decide, hp.want, hp.nominal)
+        (false if hp.nominal is not None else power).append(rate)
     false += [
         _count("mean E[Q] <= 1 at the boundary, Gaussian", seeds, lambda s: mean_verdict(s, 1.0), "violated",
                0.05),

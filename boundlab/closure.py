@@ -29,10 +29,11 @@ _HERE = Path(__file__).resolve().parent
 
 # BoundLab files whose code changes the numbers of a measurement unit (the ones that exist are hashed).
 MEASUREMENT_ENGINE_FILES: tuple[str, ...] = (
-    "experiments.py", "seeding.py", "units.py", "backends.py", "search.py", "spaces.py",
+    "experiments.py", "seeding.py", "work.py", "backends.py", "search.py", "spaces.py",
 )
-# ...and, for the adversarial-search units of sure claims, the code that turns excesses into a search target.
-DECISION_ENGINE_FILES: tuple[str, ...] = ("decisions.py", "claims.py")
+# ...and, for the adversarial-search units of sure claims, the code that turns excesses into a search target
+# (the searchable kind's module and the base it builds on).
+DECISION_ENGINE_FILES: tuple[str, ...] = ("kinds/base.py", "kinds/sure.py")
 
 
 @cache

@@ -13,18 +13,19 @@ import numpy as np
 from tqdm import tqdm
 
 from boundlab.backends import BACKENDS, namespace
-from boundlab.claims import Claim, Entry, PointData, SureClaim
-from boundlab.decisions import Decision
 from boundlab.errors import UsageError
 from boundlab.executors import EXECUTORS, make_executor
 from boundlab.experiments import FIDELITIES, THETA, Experiment
 from boundlab.keys import measurement_code, search_code, search_statement
+from boundlab.kinds.base import Claim, Decision, Entry, PointData
 from boundlab.registry import Registry
 from boundlab.results import Result
 from boundlab.seeding import canonical, unit_rng
 from boundlab.statements import latex_names
 from boundlab.store import Store, UnitKey, UnitRecord, default_store_path
-from boundlab.units import (
+from boundlab.validation import check_scheduler, check_seed
+from boundlab.version import code_version
+from boundlab.work import (
     MeasureTask,
     SearchTask,
     run_measure_guarded,
@@ -33,8 +34,6 @@ from boundlab.units import (
     unit_error,
     worst_draws,
 )
-from boundlab.validation import check_scheduler, check_seed
-from boundlab.version import code_version
 
 
 @dataclass(frozen=True)
@@ -231,7 +230,7 @@ class _Run:
             claim = entry.claim
             scope = scopes[f"{claim.paper.key}/{claim.experiment.name}"]
             budget = claim.experiment.budget(self.opts.fidelity)
-            if not isinstance(claim, SureClaim) or claim.experiment.search is None or budget.restarts == 0:
+            if not claim.searchable or claim.experiment.search is None or budget.restarts == 0:
                 continue
             if scope.error:
                 continue
@@ -292,9 +291,7 @@ class _Run:
             return Decision("error", f"The adversarial search failed: {searched[0][0]['error']}", [])
         rng = unit_rng(int(self.opts.seed), "decide:" + entry.id, {"statement": entry.statement.digest()}, 0)
         try:
-            if isinstance(entry.claim, SureClaim):
-                return entry.claim.decide(entry.statement, points, rng, searched=searched)
-            return entry.claim.decide(entry.statement, points, rng)
+            return entry.claim.decide(entry.statement, points, rng, searched=searched)
         except UsageError:
             raise
         except Exception as exc:

@@ -46,30 +46,17 @@ class Result:
         return self.verdict == ("violated" if self.is_mutant else "consistent")
 
     def headline(self) -> str:
-        """The one number a reader looks at first: fitted exponent, tightness, or final distance."""
-        deviation = self.details.get("deviation")
-        if self.kind == "rate" and deviation:
-            low, high = deviation["ci"]
-            res = self.resolution["relevant"] if self.resolution else float("nan")
-            return (f"deviation {deviation['estimate']:+.2f} [{low:+.2f}, {high:+.2f}] "
-                    f"{_unit_short(deviation['units'])}, resolution {res:.2g}")
-        if self.tightness is not None and self.details.get("op") == "==":
-            return f"{self.tightness:.2g} of the tolerance used"
-        if self.tightness is not None:
-            return f"tightness {self.tightness:.4g}"
-        if self.kind == "limit" and self.points and self.points[-1]["estimate"] is not None:
-            return f"final distance {self.points[-1]['estimate']:.3g}"
-        return "—"
+        """The one number a reader looks at first, as the claim's kind words it (fitted deviation, tightness,
+        final distance, exceedance frequency): the kind's ``headline`` hook (boundlab.kinds)."""
+        from boundlab.kinds import kind_of
+
+        return kind_of(self.kind).headline(self)
 
     def to_dict(self) -> dict[str, Any]:
         return _finite(asdict(self))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), allow_nan=False)
-
-
-def _unit_short(units: str) -> str:
-    return "exponent" if units == "power" else "log-power"
 
 
 def _finite(value: Any) -> Any:

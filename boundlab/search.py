@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from boundlab.decisions import sure_gap
+from boundlab.kinds.sure import sure_gap
 
 Score = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 

@@ -2,8 +2,8 @@
 
 Every trial goes through the code path of ``verify``: a synthetic :class:`~boundlab.experiments.Experiment`
 (an :class:`~boundlab.experiments.InstanceSearch` on the box [0, 1]^p) and a :class:`~boundlab.claims.SureClaim`
-``Q <= B``; random draws from ``Experiment.run``; starts from :func:`boundlab.units.worst_draws`; the search of
-:func:`boundlab.units.search_claim` (what ``units.run_search`` runs); the verdict from ``SureClaim.decide``.
+``Q <= B``; random draws from ``Experiment.run``; starts from :func:`boundlab.work.worst_draws`; the search of
+:func:`boundlab.work.search_claim` (what ``work.run_search`` runs); the verdict from ``SureClaim.decide``.
 
 Synthetic problems, each a fresh random instance per seed (maximum known in closed form):
 
@@ -33,7 +33,7 @@ from boundlab.papers import Paper
 from boundlab.seeding import stable_int
 from boundlab.spaces import Box
 from boundlab.statements import Relation
-from boundlab.units import search_claim, worst_draws
+from boundlab.work import search_claim, worst_draws
 
 PAPER = Paper(key="search-calibration", title="Synthetic sure claims for the search calibration",
               authors=("BoundLab",), venue="internal", year=2026, arxiv="none")

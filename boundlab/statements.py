@@ -1,12 +1,14 @@
 """Claims as sympy statements: the single source of their LaTeX, numeric evaluation and asymptotic order.
 
-Three statement forms cover the four claim kinds:
+Four statement forms cover the five claim kinds:
 
 * :class:`Relation` wraps a sympy relation ``lhs <= rhs``, ``lhs >= rhs`` or ``Eq(lhs, rhs)``. It is used by
   ``sure`` claims (on every instance) and by ``expectation`` claims (write the lhs as ``Expectation(Q)``).
 * :class:`Asymptotic` states ``Q = O(g)``, ``Theta(g)`` or ``Omega(g)``; the claimed exponent of the swept
   variable is derived from ``g``.
 * :class:`Limit` states ``lim_{v -> v0} Q = target``; the distance ``|Q - target| / scale`` is what is measured.
+* :class:`Probability` states ``P[Q > B] <= delta`` (high-probability claims): the event is a strict or non-strict
+  :class:`Relation`, ``delta`` a number or an expression of the sweep parameters.
 
 Measured quantities appear as symbols (``S_k``) or applied undefined functions (``R(T)``); both evaluate to the
 measured array of that name. Everything else evaluates from the sweep point's parameters.
@@ -110,6 +112,8 @@ def statement_names(statement: Statement) -> set[str]:
     if isinstance(statement, Limit):
         return symbol_names(statement.quantity, statement.target, statement.variable, statement.point,
                             statement.scale)
+    if isinstance(statement, Probability):
+        return symbol_names(statement.event.relation.lhs, statement.event.relation.rhs, statement.level)
     raise UsageError(f"Unknown statement type {type(statement).__name__}.")
 
 
@@ -282,3 +286,52 @@ class Limit(Statement):
 
     def digest(self) -> str:
         return _digest("Limit", self.quantity, self.target, self.variable, self.point, self.scale)
+
+
+_STRICT = {sp.StrictGreaterThan: ">", sp.GreaterThan: ">=", sp.StrictLessThan: "<", sp.LessThan: "<="}
+
+
+@dataclass(frozen=True, eq=False)
+class Probability(Statement):
+    """``P[event] <= level``: the probability of ``event`` (a Relation ``Q > B``, ``Q >= B``, ``Q < B`` or
+    ``Q <= B`` between a measured quantity and a bound) is at most ``level`` (delta: a number, or an expression
+    of the sweep parameters). Typeset as ``\\mathbb{P}[Q > B] \\le \\delta``."""
+
+    event: Relation
+    level: sp.Expr
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.event, Relation) or type(self.event.relation) not in _STRICT:
+            raise UsageError("the event of a Probability must be a Relation Q > B, Q >= B, Q < B or Q <= B, got "
+                             f"{self.event!r}.")
+        object.__setattr__(self, "level", sp.sympify(self.level))
+
+    @property
+    def op(self) -> str:
+        """The event's comparison, strictness kept: '>', '>=', '<' or '<='."""
+        return _STRICT[type(self.event.relation)]
+
+    @property
+    def upper(self) -> bool:
+        """True for an upper-tail event (Q > B or Q >= B): a smaller B makes it more likely."""
+        return self.op in (">", ">=")
+
+    def exceeds(self, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """Per replicate, whether the event happened (NaN on either side: False; the caller counts those)."""
+        with np.errstate(invalid="ignore"):
+            return {">": lhs > rhs, ">=": lhs >= rhs, "<": lhs < rhs, "<=": lhs <= rhs}[self.op]
+
+    @cached_property
+    def level_function(self) -> _Evaluator:
+        return _Evaluator(self.level)
+
+    def latex(self, names: LatexNames | None = None) -> str:
+        event = to_latex(self.event.relation, names)
+        return r"\mathbb{P}\left[" + event + r"\right] \le " + to_latex(self.level, names)
+
+    def text(self) -> str:
+        rel = self.event.relation
+        return f"P[{sp.sstr(rel.lhs)} {self.op} {sp.sstr(rel.rhs)}] <= {sp.sstr(self.level)}"
+
+    def digest(self) -> str:
+        return _digest("Probability", self.event.relation, self.level)

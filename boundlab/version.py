@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 # Packages whose code produces measurements: a summary of the whole tree for reports (not a cache key).
 _MEASURING_PACKAGES = ("theorems", "simulations", "solvers")
-_ENGINE_FILES = ("experiments.py", "seeding.py", "units.py", "backends.py", "calibration.py")
+_ENGINE_FILES = ("experiments.py", "seeding.py", "work.py", "backends.py", "calibration.py")
 
 
 @cache

@@ -34,7 +34,7 @@ def test_contract_fields_present(store: Path) -> None:
     required = {"claim", "paper", "kind", "mutant_of", "verdict", "statement", "points", "exponent", "tightness",
                 "counterexample", "fidelity", "seed", "backend", "executor", "runtime_s", "code_version"}
     kinds = {r.kind for r in results}
-    assert kinds == {"sure", "expectation", "rate", "limit"}
+    assert kinds == {"sure", "expectation", "rate", "limit", "high-probability"}
     for r in results:
         d = json.loads(r.to_json())
         assert required <= set(d)

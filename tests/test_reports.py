@@ -19,8 +19,9 @@ def test_reports_for_the_synthetic_paper(tmp_path: Path) -> None:
     paper = PdfReader(paths[0])
     text = "\n".join(page.extract_text() for page in paper.pages)
     # A title page plus one page per claim.
-    assert len(paper.pages) == 1 + 5
-    for claim in ("power-law-rate", "product-at-most-one", "distance-to-zero", "mean-at-most-one"):
+    assert len(paper.pages) == 1 + 6
+    for claim in ("power-law-rate", "product-at-most-one", "distance-to-zero", "mean-at-most-one",
+                  "mean-within-hoeffding"):
         assert claim in text
     assert "Mutants" in text and "violated" in text and "consistent" in text
     index = "\n".join(page.extract_text() for page in PdfReader(paths[1]).pages)

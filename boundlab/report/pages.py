@@ -64,8 +64,9 @@ def paper_title_page(paper: Paper, results: Sequence[Result], footer: str) -> Fi
         "its interval, the margin, the resolution (the smallest deviation detected with 80% power) and the "
         "nearest mutants. Sure claims: the largest measured/bound ratio over random instances "
         "and over an adversarial search. Expectation claims: Monte Carlo means with Holm-corrected intervals "
-        "against the bound. Limit claims: the distance to the reference object along the sweep. The table at the "
-        "bottom lists the mutants, deliberately wrong variants that the same experiment must refute.",
+        "against the bound. Limit claims: the distance to the reference object along the sweep. High-probability "
+        "claims: the event's frequency with one-sided Clopper-Pearson bounds against delta at each sweep point. The "
+        "table at the bottom lists the mutants, deliberately wrong variants that the same experiment must refute.",
         size=8, width=125,
     )
     return page.close()

@@ -15,13 +15,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from boundlab.backends import namespace, to_numpy
-from boundlab.claims import PointData, SureClaim
 from boundlab.errors import MeasurementError
-from boundlab.experiments import THETA
+from boundlab.kinds.base import Claim, PointData
 from boundlab.registry import find_claim, find_experiment
-from boundlab.search import maximise_violation, violation
+from boundlab.search import maximise_violation
 from boundlab.seeding import unit_rng, unit_seed
-from boundlab.statements import Relation
+from boundlab.statements import Statement
 from boundlab.store import UnitRecord
 
 
@@ -41,7 +40,8 @@ class MeasureTask:
 
 @dataclass(frozen=True)
 class SearchTask:
-    """Adversarial search for one statement of a sure claim at one sweep point, from the given starts.
+    """Adversarial search for one statement of a searchable claim (``Claim.searchable``: sure claims) at one sweep
+    point, from the given starts.
 
     ``evaluations`` is per dimension of the instance space; ``seed`` is derived by the engine from the root
     seed, the entry id and the point (:func:`search_seed`), so results do not depend on the executor.
@@ -83,29 +83,22 @@ def run_measure(task: MeasureTask) -> UnitRecord:
     return UnitRecord(arrays, None, runtime)
 
 
-def _statement(claim: SureClaim, mutant: str | None) -> Relation:
+def _statement(claim: Claim, mutant: str | None) -> Statement:
     if mutant is None:
-        statement = claim.statement
-    else:
-        statement = next(m.statement for m in claim.mutants if m.name == mutant)
-    assert isinstance(statement, Relation)
-    return statement
+        return claim.statement
+    return next(m.statement for m in claim.mutants if m.name == mutant)
 
 
-def worst_draws(claim: SureClaim, statement: Relation, point: PointData, restarts: int) -> list[list[float]] | None:
-    """Coordinates of the ``restarts`` random draws with the largest excess, or None when a draw already
-    violates the statement (a search could only find worse)."""
-    excess, _, _ = claim.excess(statement, point.values)
-    excess = np.broadcast_to(np.nan_to_num(excess, nan=-np.inf), (len(point.replay),))
-    if np.any(excess > 1.0):
-        return None
-    order = np.argsort(-excess, kind="stable")[:restarts]
-    return [point.arrays[THETA][i].tolist() for i in order]
+def worst_draws(claim: Claim, statement: Statement, point: PointData, restarts: int) -> list[list[float]] | None:
+    """Where the search of ``statement`` starts at one point (the claim kind's ``search_starts``: for sure claims
+    the ``restarts`` random draws with the largest excess), or None when a draw already refutes it."""
+    return claim.search_starts(statement, point, restarts)
 
 
-def search_claim(claim: SureClaim, statement: Relation, params: Mapping[str, Any], starts: list[list[float]],
+def search_claim(claim: Claim, statement: Statement, params: Mapping[str, Any], starts: list[list[float]],
                  evaluations: int, seed: int, xp: Any) -> list[dict[str, Any]]:
-    """The adversarial search (:func:`boundlab.search.maximise_violation`) for one statement at one point."""
+    """The adversarial search (:func:`boundlab.search.maximise_violation`) for one statement at one point, of the
+    objective the claim kind declares (``search_objective``)."""
     search = claim.experiment.search
     assert search is not None
     space = search.space_at(params)
@@ -113,8 +106,7 @@ def search_claim(claim: SureClaim, statement: Relation, params: Mapping[str, Any
     def score(z: np.ndarray) -> tuple[np.ndarray, ...]:
         raw = search.evaluate_coordinates(params, z, xp, space)
         values = {**params, **{k: to_numpy(v).astype(float) for k, v in raw.items()}}
-        excess, lhs, rhs = claim.excess(statement, values)
-        return violation(lhs, rhs, statement.op, claim.atol), excess, lhs, rhs
+        return claim.search_objective(statement, values)
 
     starts_array = np.asarray(starts, dtype=float).reshape(-1, space.dim)
     with threadpool_limits(limits=1):
@@ -125,7 +117,7 @@ def search_claim(claim: SureClaim, statement: Relation, params: Mapping[str, Any
 def run_search(task: SearchTask) -> UnitRecord:
     """Maximise the claim's violation inside its instance space from the worst random draws; keep the best."""
     claim = find_claim(task.module, task.claim)
-    assert isinstance(claim, SureClaim) and claim.experiment.search is not None
+    assert claim.searchable and claim.experiment.search is not None
     statement = _statement(claim, task.mutant)
     start = time.perf_counter()
     found = search_claim(claim, statement, task.params, task.starts, task.evaluations, task.seed,

@@ -1,0 +1,170 @@
+"""Expectation claims: E[Q] <= B (or >=, ==) at each sweep point, decided by a t interval of the mean with a
+relative margin and Holm's correction over points."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from boundlab.errors import UsageError
+from boundlab.kinds.base import Claim, Decision, PointData, Searched, _f
+from boundlab.statements import Relation, Statement
+from boundlab.stats import MeanTest, holm
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from boundlab.results import Result
+
+
+@dataclass
+class MeanEvidence:
+    params: Mapping[str, Any]
+    lhs: np.ndarray
+    rhs: np.ndarray
+
+
+def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float, alpha: float) -> Decision:
+    """E[lhs] <= rhs (or >=, ==) at every point; Holm over points; margins relative to |E[rhs]|."""
+    n_points = len(evidence)
+    pvalues, inside, points, detectable = [], [], [], []
+    for ev in evidence:
+        diff = np.asarray(ev.lhs, float) - np.asarray(ev.rhs, float)
+        bound = float(np.mean(ev.rhs))
+        allowed = margin * abs(bound)
+        test = MeanTest.of(diff)
+        low, high = test.interval(alpha / n_points)
+        if op == "<=":
+            p = test.p_above(allowed)
+            ok = high <= allowed
+        elif op == ">=":
+            p = test.p_below(-allowed)
+            ok = low >= -allowed
+        else:
+            # two one-sided tests, either can reject: Bonferroni over the two sides keeps the size at alpha
+            p = min(1.0, 2.0 * min(test.p_above(allowed), test.p_below(-allowed)))
+            ok = -allowed <= low and high <= allowed
+        pvalues.append(p)
+        inside.append(ok)
+        # smallest deviation of the mean past the margin detected with 80% power at this point (t test)
+        detectable.append((allowed + test.detectable(alpha / n_points)) / abs(bound) if bound != 0 else float("inf"))
+        estimate = bound + test.mean
+        points.append(
+            {
+                "params": dict(ev.params),
+                "replicates": test.n,
+                "estimate": _f(estimate),
+                "ci": [_f(bound + low), _f(bound + high)],
+                "bound": _f(bound),
+                "ratio": _f(estimate / bound) if bound != 0 else None,
+                "p_value": _f(p),
+            }
+        )
+    rejected = holm(pvalues, alpha)
+    for point, rej in zip(points, rejected, strict=True):
+        point["rejected"] = bool(rej)
+    ratios = [p["ratio"] for p in points if p["ratio"] is not None]
+    tightness = max(ratios) if ratios and op == "<=" else (min(ratios) if ratios and op == ">=" else None)
+    details = {"margin": margin, "alpha": alpha, "correction": "Holm"}
+    resolution = {"relative_deviation": _f(max(detectable)), "power": 0.8, "margin": margin,
+                  "meaning": "the smallest relative deviation of the mean from the bound (beyond the margin, on the "
+                  "side the claim can fail) that the test detects with 80% power at the worst sweep point"}
+    rel = {"<=": "exceeds", ">=": "falls below", "==": "differs from"}[op]
+    if rejected.any():
+        k = int(np.argmin(pvalues))
+        pt = points[k]
+        return Decision(
+            "violated",
+            f"At {int(rejected.sum())} of {n_points} points the mean significantly {rel} the bound "
+            f"(margin {margin:g}, Holm-corrected alpha {alpha:g}); strongest at {pt['params']}: "
+            f"{pt['estimate']:.4g} vs {pt['bound']:.4g}, p = {pt['p_value']:.2g}.",
+            points,
+            tightness=tightness,
+            counterexample={"params": pt["params"], "estimate": pt["estimate"], "bound": pt["bound"],
+                            "p_value": pt["p_value"]},
+            details=details,
+            resolution=resolution,
+        )
+    if all(inside):
+        return Decision(
+            "consistent",
+            f"At all {n_points} points the corrected interval of the mean lies within the bound's margin "
+            f"({margin:g}).",
+            points,
+            tightness=tightness,
+            details=details,
+            resolution=resolution,
+        )
+    return Decision(
+        "inconclusive",
+        "No significant violation, but at some point the corrected interval crosses the margin: more "
+        "replicates are needed to tell the claim from a variant.",
+        points,
+        tightness=tightness,
+        details=details,
+            resolution=resolution,
+    )
+
+
+@dataclass(eq=False)
+class ExpectationClaim(Claim):
+    """E[Q] <= B (or >=, =) at each sweep point, with a relative margin and Holm's correction over points."""
+
+    margin: float = 0.0
+    alpha: float = 0.05
+    kind: ClassVar[str] = "expectation"
+    calibration_cases: ClassVar[str] = "boundlab.calibration:mean_verdict"
+    statement_type: ClassVar[type[Statement]] = Relation
+
+    def validate_statement(self, statement: Statement) -> None:
+        super().validate_statement(statement)
+        assert isinstance(statement, Relation)
+        if not statement.is_expectation:
+            raise UsageError(f"Claim {self.id}: write the measured side of an expectation claim as E[Q].")
+
+    def settings(self) -> dict[str, Any]:
+        return {"margin": self.margin, "alpha": self.alpha}
+
+    def decide(self, statement: Statement, points: Sequence[PointData], rng: np.random.Generator,
+               searched: Searched | None = None) -> Decision:
+        assert isinstance(statement, Relation)
+        evidence = []
+        for p in points:
+            lhs, rhs = statement.evaluate(p.values)
+            n = len(p.replay)
+            evidence.append(MeanEvidence(p.params, np.broadcast_to(lhs, (n,)), np.broadcast_to(rhs, (n,))))
+        return decide_expectation(evidence, statement.op, self.margin, self.alpha)
+
+    @staticmethod
+    def figure(result: Result, axes: list[Axes]) -> None:
+        """The means with their Holm-level intervals against the bound; the ratio mean / bound."""
+        expectation_figures(result, axes)
+
+
+def expectation_figures(result: Result, axes: list[Axes]) -> None:
+    from boundlab.report.figures import BLUE, ORANGE, RED, _errorbars, _log_x_if_wide, sweep_axis
+
+    name, x = sweep_axis(result)
+    pts = result.points
+    ax = axes[0]
+    _errorbars(ax, x, pts, color=BLUE, label="mean (Holm-level CI)")
+    bound = np.array([np.nan if p["bound"] is None else p["bound"] for p in pts], float)
+    ax.plot(x, bound, "s--", color=ORANGE, ms=4, label="bound")
+    _log_x_if_wide(ax, name, x)
+    ax.set_xlabel(name or "sweep point")
+    ax.set_ylabel("value")
+    ax.legend(fontsize=6)
+    ax2 = axes[1]
+    ratio = np.array([np.nan if p["ratio"] is None else p["ratio"] for p in pts], float)
+    ax2.plot(x, ratio, "o-", color=BLUE, ms=4, label="mean / bound")
+    ax2.axhline(1.0, color=RED, lw=1, label="bound")
+    margin = result.settings.get("margin", 0.0)
+    if margin:
+        ax2.axhline(1.0 + margin, color=RED, lw=0.8, ls=":", label=f"bound x (1 + {margin:g})")
+    _log_x_if_wide(ax2, name, x)
+    ax2.set_xlabel(name or "sweep point")
+    ax2.set_ylabel("ratio")
+    ax2.legend(fontsize=6)
