@@ -34,6 +34,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from simulations.online_glm_regression import gaussian_instance  # noqa: E402
 from solvers.online_regression import (  # noqa: E402
     OnlineRidgeResult,
     array_stream,
@@ -58,12 +59,8 @@ def pin_threads() -> str:
 
 
 def make_data(R: int, T: int, d: int, sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((R, T, d)) / np.sqrt(d)
-    theta = rng.standard_normal((R, d))
-    theta /= np.linalg.norm(theta, axis=1, keepdims=True)
-    f = np.einsum("rtd,rd->rt", x, theta)
-    return x, f + sigma * rng.standard_normal((R, T)), f
+    """x, y, f* from the simulation's generator (simulations.online_glm_regression.gaussian_instance)."""
+    return gaussian_instance(np.random.default_rng(seed), R, T, d, sigma)
 
 
 def log_checkpoints(T: int, k: int) -> list[int]:

@@ -6,6 +6,7 @@ import the engine's executors, progress bar and optimiser.
 
 from typing import Any
 
+from boundlab.backends import to_numpy
 from boundlab.claims import (
     Claim,
     ExpectationClaim,
@@ -18,6 +19,7 @@ from boundlab.claims import (
     quoted,
     reconstructed,
 )
+from boundlab.declare import at, budgets, dropped_term, faster, scaled_bound, slower, wrong_limit
 from boundlab.errors import BoundLabError, MeasurementError, UsageError
 from boundlab.experiments import FIDELITIES, Budget, Experiment, InstanceSearch, grid
 from boundlab.papers import Paper
@@ -57,11 +59,19 @@ __all__ = [
     "SureClaim",
     "UsageError",
     "__version__",
+    "at",
+    "budgets",
+    "dropped_term",
+    "faster",
     "grid",
     "quantity",
     "quoted",
     "reconstructed",
+    "scaled_bound",
+    "slower",
+    "to_numpy",
     "verify",
+    "wrong_limit",
 ]
 
 

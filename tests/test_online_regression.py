@@ -17,6 +17,7 @@ import array_api_strict as xps
 import numpy as np
 import pytest
 
+from simulations.online_glm_regression import gaussian_instance
 from solvers.online_regression import (
     OnlineRidge,
     array_stream,
@@ -29,14 +30,8 @@ RTOL = 1e-9
 
 
 def make_instance(seed: int, R: int, T: int, d: int, sigma: float = 1.0):
-    """Gaussian design x ~ N(0, I/d), unit-norm theta*, y = <x, theta*> + sigma * N(0, 1)."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((R, T, d)) / math.sqrt(d)
-    theta = rng.standard_normal((R, d))
-    theta /= np.linalg.norm(theta, axis=1, keepdims=True)
-    f = np.einsum("rtd,rd->rt", x, theta)
-    y = f + sigma * rng.standard_normal((R, T))
-    return x, y, f
+    """The simulation's own instances (x ~ N(0, I/d), unit theta*, y = <x, theta*> + sigma N(0, 1)) from a seed."""
+    return gaussian_instance(np.random.default_rng(seed), R, T, d, sigma)
 
 
 def reference_predictions(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:

@@ -26,7 +26,19 @@ from __future__ import annotations
 
 import sympy as sp
 
-from boundlab import Asymptotic, Budget, Experiment, Mutant, Paper, RateClaim, grid, quantity, reconstructed
+from boundlab import (
+    Asymptotic,
+    Experiment,
+    Mutant,
+    Paper,
+    RateClaim,
+    at,
+    budgets,
+    faster,
+    quantity,
+    reconstructed,
+    slower,
+)
 from simulations.online_glm_regression import measure_regret
 
 PAPER = Paper(
@@ -44,19 +56,12 @@ R_pseudo = quantity("R_pseudo", r"\bar{R}(T)")  # sum_t (yhat_t - <x_t, theta*>)
 R_hindsight = quantity("R_hindsight", r"R^{\mathrm{hind}}(T)")
 dR = quantity("dR", r"\Delta R")  # (R(T) - R(T/10)) / log 10: regret growth per unit of log T
 
-REGRET_OUTPUTS = ("R", "R_pseudo", "R_hindsight", "dR")  # what measure_regret returns
+REGRET_OUTPUTS = ("R_pseudo", "R_hindsight", "dR")  # what measure_regret returns
 SETUP = {
     "model": "y_t = <x_t, theta*> + sigma eps_t, eps_t ~ N(0, 1); x_t ~ N(0, I/d); theta* uniform on the unit sphere",
     "algorithm": "FTRL with squared loss and lam ||theta||^2, lam = 1 (online ridge, Sherman-Morrison updates)",
     "replicates": "independent (theta*, data) draws, batched on a leading axis",
 }
-
-
-def _budgets(points: dict[str, tuple], replicates: tuple[int, int, int]) -> dict[str, Budget]:
-    return {
-        fidelity: Budget(grid(**points[fidelity]), replicates=reps, block=min(reps, 128))
-        for fidelity, reps in zip(("quick", "standard", "full"), replicates, strict=True)
-    }
 
 
 REGRET_VS_T = Experiment(
@@ -66,14 +71,12 @@ REGRET_VS_T = Experiment(
     "fit's additive constant absorbs the constant lower-order terms; a sweep from T = 100 showed a pre-asymptotic "
     "curvature of +0.26 powers of log T) and spans two decades or more: the curvature that tells log T from its "
     "powers needs a wide range of log T.",
-    _budgets(
-        {
-            "quick": {"T": [300, 1000, 3000, 10000, 30000], "d": 5, "sigma": 1.0, "lam": 1.0},
-            "standard": {"T": [300, 1000, 3000, 10000, 30000, 100000], "d": 5, "sigma": 1.0, "lam": 1.0},
-            "full": {"T": [300, 1000, 3000, 10000, 30000, 100000, 300000, 1000000], "d": 5, "sigma": 1.0,
-                     "lam": 1.0},
-        },
-        (512, 2048, 4096),
+    budgets(
+        {"T": [300, 1000, 3000, 10000, 30000], "d": 5, "sigma": 1.0, "lam": 1.0},
+        block=128,
+        quick=at(replicates=512),
+        standard=at(replicates=2048, T=[300, 1000, 3000, 10000, 30000, 100000]),
+        full=at(replicates=4096, T=[300, 1000, 3000, 10000, 30000, 100000, 300000, 1000000]),
     ),
     measure=measure_regret,
     setup=SETUP,
@@ -83,13 +86,12 @@ REGRET_VS_T = Experiment(
 SLOPE_VS_SIGMA = Experiment(
     "log-slope-vs-sigma",
     "Regret growth per unit of log T between T/10 and T, swept over the noise level sigma (d = 5).",
-    _budgets(
-        {
-            "quick": {"sigma": [0.25, 0.5, 1.0, 2.0, 4.0], "T": 4000, "d": 5, "lam": 1.0},
-            "standard": {"sigma": [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], "T": 10000, "d": 5, "lam": 1.0},
-            "full": {"sigma": [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], "T": 30000, "d": 5, "lam": 1.0},
-        },
-        (64, 256, 1024),
+    budgets(
+        {"sigma": [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], "T": 10000, "d": 5, "lam": 1.0},
+        block=128,
+        quick=at(replicates=64, sigma=[0.25, 0.5, 1.0, 2.0, 4.0], T=4000),
+        standard=at(replicates=256),
+        full=at(replicates=1024, T=30000),
     ),
     measure=measure_regret,
     setup=SETUP,
@@ -99,13 +101,12 @@ SLOPE_VS_SIGMA = Experiment(
 SLOPE_VS_D = Experiment(
     "log-slope-vs-d",
     "Regret growth per unit of log T between T/10 and T, swept over the dimension d (sigma = 1).",
-    _budgets(
-        {
-            "quick": {"d": [2, 4, 8, 16, 32], "T": 4000, "sigma": 1.0, "lam": 1.0},
-            "standard": {"d": [2, 4, 8, 16, 32, 40], "T": 10000, "sigma": 1.0, "lam": 1.0},
-            "full": {"d": [2, 4, 8, 16, 32, 40], "T": 30000, "sigma": 1.0, "lam": 1.0},
-        },
-        (64, 256, 1024),
+    budgets(
+        {"d": [2, 4, 8, 16, 32, 40], "T": 10000, "sigma": 1.0, "lam": 1.0},
+        block=128,
+        quick=at(replicates=64, d=[2, 4, 8, 16, 32], T=4000),
+        standard=at(replicates=256),
+        full=at(replicates=1024, T=30000),
     ),
     measure=measure_regret,
     setup=SETUP,
@@ -139,11 +140,16 @@ _EXPONENT_MARGIN = (
     "mutants with exponents one lower and one higher lie 1 away."
 )
 
+UPPER_PSEUDO = Asymptotic(R_pseudo, "O", sigma**2 * d * sp.log(T))
+UPPER_HINDSIGHT = Asymptotic(R_hindsight, "O", sigma**2 * d * sp.log(T))
+SLOPE = Asymptotic(dR, "Theta", sigma**2 * d)
+ATTAINED = Asymptotic(R_pseudo, "Omega", sigma**2 * d * sp.log(T / d))
+
 CLAIMS = [
     RateClaim(
         "regret-log-horizon",
         PAPER,
-        Asymptotic(R_pseudo, "O", sigma**2 * d * sp.log(T)),
+        UPPER_PSEUDO,
         REGRET_VS_T,
         _UPPER,
         description="The expected regret against theta* grows no faster than log T. It is measured by the "
@@ -154,8 +160,8 @@ CLAIMS = [
         variable="T",
         margin=0.25,
         mutants=(
-            Mutant("sqrt-log-horizon", Asymptotic(R_pseudo, "O", sigma**2 * d * sp.sqrt(sp.log(T))),
-                   "A tighter false upper bound: regret O(sqrt(log T))."),
+            slower(UPPER_PSEUDO, sp.sqrt(sp.log(T)), name="sqrt-log-horizon",
+                   why="A tighter false upper bound: regret O(sqrt(log T))."),
             Mutant("log-log-horizon", Asymptotic(R_pseudo, "O", sigma**2 * d * sp.log(sp.log(T))),
                    "A tighter false upper bound: regret O(log log T)."),
             Mutant("sqrt-horizon-growth", Asymptotic(R_pseudo, "Theta", sigma**2 * d * sp.sqrt(T)),
@@ -165,7 +171,7 @@ CLAIMS = [
     RateClaim(
         "hindsight-regret-log-horizon",
         PAPER,
-        Asymptotic(R_hindsight, "O", sigma**2 * d * sp.log(T)),
+        UPPER_HINDSIGHT,
         REGRET_VS_T,
         _UPPER,
         description="The same rate for the regret against the best linear predictor in hindsight (OLS), the "
@@ -174,8 +180,8 @@ CLAIMS = [
         variable="T",
         margin=0.25,
         mutants=(
-            Mutant("sqrt-log-horizon", Asymptotic(R_hindsight, "O", sigma**2 * d * sp.sqrt(sp.log(T))),
-                   "A tighter false upper bound: regret against the best predictor O(sqrt(log T))."),
+            slower(UPPER_HINDSIGHT, sp.sqrt(sp.log(T)), name="sqrt-log-horizon",
+                   why="A tighter false upper bound: regret against the best predictor O(sqrt(log T))."),
             Mutant("sqrt-horizon-growth", Asymptotic(R_hindsight, "Theta", sigma**2 * d * sp.sqrt(T)),
                    "Regret of order sqrt(T) against the best predictor in hindsight."),
         ),
@@ -183,7 +189,7 @@ CLAIMS = [
     RateClaim(
         "regret-sigma-squared",
         PAPER,
-        Asymptotic(dR, "Theta", sigma**2 * d),
+        SLOPE,
         SLOPE_VS_SIGMA,
         _UPPER,
         description="The regret's growth per unit of log T scales like sigma^2: the deviation is an exponent of "
@@ -192,16 +198,15 @@ CLAIMS = [
         variable="sigma",
         margin=0.2,
         mutants=(
-            Mutant("sigma-linear", Asymptotic(dR, "Theta", sigma * d),
-                   "Linear dependence on the noise level (sigma instead of sigma^2)."),
-            Mutant("sigma-cubed", Asymptotic(dR, "Theta", sigma**3 * d),
-                   "Cubic dependence on the noise level."),
+            slower(SLOPE, sigma, name="sigma-linear",
+                   why="Linear dependence on the noise level (sigma instead of sigma^2)."),
+            faster(SLOPE, sigma, name="sigma-cubed", why="Cubic dependence on the noise level."),
         ),
     ),
     RateClaim(
         "regret-linear-in-d",
         PAPER,
-        Asymptotic(dR, "Theta", sigma**2 * d),
+        SLOPE,
         SLOPE_VS_D,
         _UPPER,
         description="The regret's growth per unit of log T scales like d: the deviation is an exponent of d. "
@@ -210,16 +215,14 @@ CLAIMS = [
         variable="d",
         margin=0.2,
         mutants=(
-            Mutant("d-squared", Asymptotic(dR, "Theta", sigma**2 * d**2),
-                   "Quadratic dependence on the dimension, as in cruder analyses."),
-            Mutant("sqrt-d", Asymptotic(dR, "Theta", sigma**2 * sp.sqrt(d)),
-                   "Square-root dependence on the dimension."),
+            faster(SLOPE, d, name="d-squared", why="Quadratic dependence on the dimension, as in cruder analyses."),
+            slower(SLOPE, sp.sqrt(d), name="sqrt-d", why="Square-root dependence on the dimension."),
         ),
     ),
     RateClaim(
         "ftrl-attains-log-rate",
         PAPER,
-        Asymptotic(R_pseudo, "Omega", sigma**2 * d * sp.log(T / d)),
+        ATTAINED,
         REGRET_VS_T,
         _ATTAINS,
         description="FTRL's own regret on Gaussian designs does not grow slower than sigma^2 d log(T/d): the "
