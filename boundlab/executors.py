@@ -11,6 +11,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -38,7 +39,6 @@ class SerialExecutor:
 def _exit_with_parent(parent: int) -> None:
     """Worker initializer: a daemon thread ends this worker as soon as the main process is gone (kill -9 of the
     main process cannot run its clean-up, so the workers watch for it themselves)."""
-    import threading
     import time as _time
 
     def watch() -> None:
@@ -86,17 +86,23 @@ class ProcessExecutor:
                     raise RunError(f"a worker process died twice ({exc}); the {len(tasks) - len(pending)} units "
                                    "finished are kept, and the next run resumes from them.") from exc
             finally:
-                for future in futures:
-                    future.cancel()
+                if any(not future.done() for future in futures):
+                    # abandoned (an interrupt, or the caller stopped reading): stop the workers now. Futures are
+                    # not cancelled one by one: the pool's own thread marks them failed when it sees the workers
+                    # gone, and a cancelled future there raises InvalidStateError in that thread (Python 3.11).
+                    self._terminate()
 
     def _terminate(self) -> None:
         """Stop the pool's worker processes now (not after their running units)."""
         if self._pool is None:
             return
-        for process in list(getattr(self._pool, "_processes", {}).values()):
+        pool, self._pool = self._pool, None
+        for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = None
+        # wait (bounded) for the pool's management thread to see the workers gone and wind down
+        closer = threading.Thread(target=pool.shutdown, kwargs={"wait": True}, daemon=True)
+        closer.start()
+        closer.join(timeout=10.0)
 
     def close(self) -> None:
         self._terminate()
