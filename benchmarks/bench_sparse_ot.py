@@ -23,18 +23,12 @@ import numpy as np  # noqa: E402
 import ot  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from simulations.sparsity_constrained_ot import instance  # noqa: E402
 from solvers import ot_references as ref  # noqa: E402
 from solvers import sparse_ot as so  # noqa: E402
 
 REPEATS = 3
 GAMMA = 0.05
-
-
-def instance(m: int, n: int, seed: int):
-    rng = np.random.default_rng(seed)
-    X, Y = rng.normal(size=(m, 2)), rng.normal(size=(n, 2)) + 0.5
-    C = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
-    return np.full(m, 1.0 / m), np.full(n, 1.0 / n), C / C.max()
 
 
 def timed(fn, repeats: int = REPEATS):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from boundlab.backends import to_numpy
+from boundlab import to_numpy
 from boundlab.spaces import Box, Product, Sampler, Simplex, Space
 from solvers.sparse_ot import solve_dual, solve_semi_dual
 
@@ -31,6 +31,7 @@ def costs_from_points(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 
 def marginals(rng: np.random.Generator, count: int, size: int, kind: str) -> np.ndarray:
+    """``count`` marginals of ``size`` entries: uniform, or Dirichlet(2) draws."""
     if kind == "uniform":
         return np.full((count, size), 1.0 / size)
     if kind == "dirichlet":
@@ -43,6 +44,12 @@ def instances(rng: np.random.Generator, count: int, m: int, n: int, kind: str) -
     X = rng.standard_normal((count, m, 2))
     Y = rng.standard_normal((count, n, 2)) + 0.5
     return marginals(rng, count, m, kind), marginals(rng, count, n, kind), costs_from_points(X, Y)
+
+
+def instance(m: int, n: int, seed: int, kind: str = "uniform") -> tuple[np.ndarray, ...]:
+    """One instance a (m,), b (n,), C (m, n) of :func:`instances`, from a seed (for solver tests and benchmarks)."""
+    a, b, C = instances(np.random.default_rng(seed), 1, m, n, kind)
+    return a[0], b[0], C[0]
 
 
 # The instance space of the adversarial search of sure claims (boundlab.spaces): point coordinates in a box

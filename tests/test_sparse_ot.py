@@ -17,18 +17,10 @@ import numpy as np
 import ot
 import pytest
 
+from simulations import sparsity_constrained_ot as sim
+from simulations.sparsity_constrained_ot import instance
 from solvers import ot_references as ref
 from solvers import sparse_ot as so
-
-
-def instance(m: int, n: int, seed: int, marginals: str = "uniform"):
-    rng = np.random.default_rng(seed)
-    X, Y = rng.normal(size=(m, 2)), rng.normal(size=(n, 2)) + 0.5
-    C = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
-    C /= C.max()
-    if marginals == "uniform":
-        return np.full(m, 1.0 / m), np.full(n, 1.0 / n), C
-    return rng.dirichlet(np.full(m, 2.0)), rng.dirichlet(np.full(n, 2.0)), C
 
 
 def batch(insts):
@@ -327,13 +319,7 @@ def test_instance_independent_of_ties_elsewhere_in_the_batch():
 
 
 def _point_clouds(B: int, m: int, seed: int, marg: str):
-    rng = np.random.default_rng(seed)
-    X, Y = rng.standard_normal((B, m, 2)), rng.standard_normal((B, m, 2)) + 0.5
-    C = ((X[:, :, None, :] - Y[:, None, :, :]) ** 2).sum(-1)
-    C /= C.max(axis=(1, 2), keepdims=True)
-    if marg == "uniform":
-        return np.full((B, m), 1 / m), np.full((B, m), 1 / m), C
-    return rng.dirichlet(np.full(m, 2.0), size=B), rng.dirichlet(np.full(m, 2.0), size=B), C
+    return sim.instances(np.random.default_rng(seed), B, m, m, marg)
 
 
 def test_singular_restricted_system_regression():

@@ -30,7 +30,6 @@ import sympy as sp
 
 from boundlab import (
     Asymptotic,
-    Budget,
     Experiment,
     InstanceSearch,
     Limit,
@@ -40,9 +39,15 @@ from boundlab import (
     RateClaim,
     Relation,
     SureClaim,
+    at,
+    budgets,
+    dropped_term,
+    faster,
     grid,
     quantity,
     reconstructed,
+    slower,
+    wrong_limit,
 )
 from simulations import sparsity_constrained_ot as sim
 
@@ -79,6 +84,7 @@ SETUP = {
 }
 
 
+MARGINALS = ["uniform", "dirichlet"]
 INSTANCE_SEARCH_NOTE = (
     " Instances live in a parametrised space (points in [-4, 4]^2, marginals in the simplex as softmaxes of "
     "bounded logits), so an adversarial search (L-BFGS-B with finite differences, then CMA-ES, from the worst "
@@ -86,20 +92,15 @@ INSTANCE_SEARCH_NOTE = (
 )
 
 
-def _budgets(quick: Budget, standard: Budget, full: Budget) -> dict[str, Budget]:
-    return {"quick": quick, "standard": standard, "full": full}
-
-
 STRUCTURE = Experiment(
     "plan-structure",
     "Random instances solved by the batched semi-dual solver; the largest column and row supports of the plan.",
-    _budgets(
-        Budget(grid(m=20, n=20, k=[1, 2, 4], gamma=0.5, marginals=["uniform", "dirichlet"]), replicates=32,
-               block=32),
-        Budget(grid(m=[20, 50], n=[20, 50], k=[1, 2, 4, 8], gamma=[0.05, 0.5], marginals=["uniform", "dirichlet"]),
-               replicates=32, block=32),
-        Budget(grid(m=[20, 50, 100], n=[20, 50, 100], k=[1, 2, 4, 8], gamma=[0.05, 0.5, 2.0],
-                    marginals=["uniform", "dirichlet"]), replicates=64, block=32),
+    budgets(
+        {"m": [20, 50], "n": [20, 50], "k": [1, 2, 4, 8], "gamma": [0.05, 0.5], "marginals": MARGINALS},
+        block=32,
+        quick=at(replicates=32, m=20, n=20, k=[1, 2, 4], gamma=0.5),
+        standard=at(replicates=32),
+        full=at(replicates=64, m=[20, 50, 100], n=[20, 50, 100], gamma=[0.05, 0.5, 2.0]),
     ),
     measure=sim.measure_structure,
     setup=SETUP,
@@ -109,12 +110,12 @@ DUALITY = Experiment(
     "tiny-duality",
     "Tiny instances where every value is exact: S_k by support enumeration (CLARABEL), P_k by a mixed-integer "
     "QP (SCIP, +inf when no k-sparse plan exists), D_k by our dual solver.",
-    _budgets(
-        Budget(grid(m=5, n=5, k=2, gamma=0.5, marginals=["uniform", "dirichlet"]), replicates=8, block=8),
-        Budget(grid(m=[4, 5], n=[5, 6], k=[2, 3], gamma=0.5, marginals=["uniform", "dirichlet"]), replicates=8,
-               block=8),
-        Budget(grid(m=[4, 5, 6], n=[4, 5, 6], k=[1, 2, 3], gamma=[0.1, 0.5], marginals=["uniform", "dirichlet"]),
-               replicates=16, block=8),
+    budgets(
+        {"m": [4, 5], "n": [5, 6], "k": [2, 3], "gamma": 0.5, "marginals": MARGINALS},
+        block=8,
+        quick=at(replicates=8, m=5, n=5, k=2),
+        standard=at(replicates=8),
+        full=at(replicates=16, m=[4, 5, 6], n=[4, 5, 6], k=[1, 2, 3], gamma=[0.1, 0.5]),
     ),
     measure=sim.measure_duality,
     setup=SETUP,
@@ -124,16 +125,17 @@ K_EQUALS_ONE = Experiment(
     "k-equals-one",
     "S_1 from the batched semi-dual solver against unregularised OT from POT's network simplex (ot.emd2)."
     + INSTANCE_SEARCH_NOTE,
-    _budgets(
-        # The exact k = 1 value costs ~0.02 s per 6 x 6 instance with uniform marginals, ~0.2 s with Dirichlet
-        # ones, so the quick search is short and Dirichlet marginals get one point. Search evaluations are per
-        # dimension of the instance space (24 to 45 here): the quick search is a few CMA-ES generations only.
-        Budget(grid(m=6, n=[6, 9], gamma=0.5, marginals="uniform") + grid(m=6, n=6, gamma=0.5, marginals="dirichlet"),
-               replicates=16, block=16, restarts=1, evaluations=2),
-        Budget(grid(m=6, n=[6, 9], gamma=[0.1, 0.5, 2.0], marginals=["uniform", "dirichlet"]), replicates=32,
-               block=32, restarts=1, evaluations=3),
-        Budget(grid(m=6, n=[6, 9], gamma=[0.1, 0.5, 2.0], marginals=["uniform", "dirichlet"]), replicates=64,
-               block=32, restarts=3, evaluations=20),
+    # The exact k = 1 value costs ~0.02 s per 6 x 6 instance with uniform marginals, ~0.2 s with Dirichlet
+    # ones, so the quick search is short and Dirichlet marginals get one point. Search evaluations are per
+    # dimension of the instance space (24 to 45 here): the quick search is a few CMA-ES generations only.
+    budgets(
+        {"m": 6, "n": [6, 9], "gamma": [0.1, 0.5, 2.0], "marginals": MARGINALS},
+        block=32,
+        quick=at(replicates=16, restarts=1, evaluations=2,
+                 points=grid(m=6, n=[6, 9], gamma=0.5, marginals="uniform")
+                 + grid(m=6, n=6, gamma=0.5, marginals="dirichlet")),
+        standard=at(replicates=32, restarts=1, evaluations=3),
+        full=at(replicates=64, restarts=3, evaluations=20),
     ),
     search=InstanceSearch(sim.instance_space, sim.evaluate_k1),
     setup=SETUP,
@@ -143,14 +145,15 @@ LARGE_K = Experiment(
     "large-k",
     "QROT by cvxpy (CLARABEL, tolerance 1e-12); its largest column support k*; our semi-dual at k* and k* - 1."
     + INSTANCE_SEARCH_NOTE,
-    _budgets(
-        # Search evaluations per dimension (24 to 144 dimensions): two per dimension in the quick search.
-        Budget(grid(m=6, n=6, gamma=0.5, marginals=["uniform", "dirichlet"]), replicates=8, block=8, restarts=1,
-               evaluations=2),
-        Budget(grid(m=[6, 10], n=[6, 10], gamma=[0.1, 0.5], marginals=["uniform", "dirichlet"]), replicates=16,
-               block=16, restarts=1, evaluations=2),
-        Budget(grid(m=[6, 12, 24], n=[6, 12, 24], gamma=[0.1, 0.5, 2.0], marginals=["uniform", "dirichlet"]),
-               replicates=32, block=16, restarts=3, evaluations=8),
+    # Search evaluations per dimension (24 to 144 dimensions): two per dimension in the quick search.
+    budgets(
+        {"m": [6, 10], "n": [6, 10], "gamma": [0.1, 0.5], "marginals": MARGINALS},
+        block=16,
+        restarts=1,
+        evaluations=2,
+        quick=at(replicates=8, m=6, n=6, gamma=0.5),
+        standard=at(replicates=16),
+        full=at(replicates=32, m=[6, 12, 24], n=[6, 12, 24], gamma=[0.1, 0.5, 2.0], restarts=3, evaluations=8),
     ),
     search=InstanceSearch(sim.instance_space, sim.evaluate_large_k),
     setup=SETUP,
@@ -159,12 +162,12 @@ LARGE_K = Experiment(
 LIMIT_IN_K = Experiment(
     "limit-in-k",
     "S_k along k = 1 .. m on fresh instances per k, against QROT's value (cvxpy) and unregularised OT (ot.emd2).",
-    _budgets(
-        Budget(grid(k=[1, 2, 3, 5, 8, 10], m=10, n=10, gamma=0.5, marginals="uniform"), replicates=8, block=8),
-        Budget(grid(k=[1, 2, 3, 5, 8, 12, 16, 20], m=20, n=20, gamma=0.5, marginals="uniform"), replicates=16,
-               block=16),
-        Budget(grid(k=[1, 2, 3, 5, 8, 12, 16, 20, 30], m=30, n=30, gamma=0.5, marginals="uniform"), replicates=32,
-               block=16),
+    budgets(
+        {"k": [1, 2, 3, 5, 8, 12, 16, 20], "m": 20, "n": 20, "gamma": 0.5, "marginals": "uniform"},
+        block=16,
+        quick=at(replicates=8, k=[1, 2, 3, 5, 8, 10], m=10, n=10),
+        standard=at(replicates=16),
+        full=at(replicates=32, k=[1, 2, 3, 5, 8, 12, 16, 20, 30], m=30, n=30),
     ),
     measure=sim.measure_limit_in_k,
     setup=SETUP,
@@ -173,18 +176,21 @@ LIMIT_IN_K = Experiment(
 ITERATIONS = Experiment(
     "iterations-vs-k",
     "Quasi-Newton iterations of the semi-dual solver to its default tolerance (no polish), swept over k.",
-    _budgets(
-        Budget(grid(k=[2, 3, 5, 8, 13, 20, 30], m=30, n=30, gamma=0.5, marginals="uniform"), replicates=32,
-               block=32),
-        Budget(grid(k=[2, 3, 5, 8, 13, 20, 30, 50], m=50, n=50, gamma=0.5, marginals="uniform"), replicates=32,
-               block=32),
-        Budget(grid(k=[2, 3, 5, 8, 13, 20, 30, 50, 80], m=80, n=80, gamma=0.5, marginals="uniform"), replicates=64,
-               block=32),
+    budgets(
+        {"k": [2, 3, 5, 8, 13, 20, 30, 50], "m": 50, "n": 50, "gamma": 0.5, "marginals": "uniform"},
+        block=32,
+        quick=at(replicates=32, k=[2, 3, 5, 8, 13, 20, 30], m=30, n=30),
+        standard=at(replicates=32),
+        full=at(replicates=64, k=[2, 3, 5, 8, 13, 20, 30, 50, 80], m=80, n=80),
     ),
     measure=sim.measure_iterations,
     setup=SETUP,
     outputs=("iterations",),
 )
+
+K_ONE = Relation(sp.Eq(S_1, OT + gamma / 2 * b_sq))
+TO_QROT = Limit(S_k, OT_gamma, k, m, scale=OT_gamma)
+BOUNDED_ITERATIONS = Asymptotic(iterations, "O", sp.Integer(1))
 
 _FORMULATION = "Inferred from the formulation (abstract: explicit cardinality constraints on the plan) and POT's port"
 CLAIMS = [
@@ -244,7 +250,7 @@ CLAIMS = [
     SureClaim(
         "k-one-is-unregularised-ot",
         PAPER,
-        Relation(sp.Eq(S_1, OT + gamma / 2 * b_sq)),
+        K_ONE,
         K_EQUALS_ONE,
         reconstructed("Derived: max_{1,b}(s) = max_i s_i - gamma b / 2, so the k = 1 semi-dual is the OT "
                       "semi-dual minus a constant."),
@@ -256,8 +262,8 @@ CLAIMS = [
         atol=1e-9,
         diagnostics=("feasibility_gap",),
         mutants=(
-            Mutant("no-constant", Relation(sp.Eq(S_1, OT)),
-                   "k = 1 recovers unregularised OT exactly, forgetting the constant (gamma / 2) ||b||^2."),
+            dropped_term(K_ONE, gamma / 2 * b_sq, name="no-constant",
+                         why="k = 1 recovers unregularised OT exactly, forgetting the constant (gamma / 2) ||b||^2."),
         ),
     ),
     SureClaim(
@@ -301,7 +307,7 @@ CLAIMS = [
     LimitClaim(
         "semi-dual-decreases-to-qrot",
         PAPER,
-        Limit(S_k, OT_gamma, k, m, scale=OT_gamma),
+        TO_QROT,
         LIMIT_IN_K,
         reconstructed("Derived: S_k is non-increasing in k (the k-sparse set grows) and equals OT_gamma at k = m."),
         description="As k grows to m, S_k approaches the QROT value OT_gamma (relative distance below 1e-6 at "
@@ -311,14 +317,14 @@ CLAIMS = [
         statistic="max",
         diagnostics=("feasibility_gap",),
         mutants=(
-            Mutant("tends-to-unregularised-ot", Limit(S_k, OT, k, m, scale=OT),
-                   "The wrong limit object: unregularised OT instead of its quadratic regularisation."),
+            wrong_limit(TO_QROT, OT, scale=OT, name="tends-to-unregularised-ot",
+                        why="Unregularised OT instead of its quadratic regularisation."),
         ),
     ),
     RateClaim(
         "fewer-iterations-for-larger-k",
         PAPER,
-        Asymptotic(iterations, "O", sp.Integer(1)),
+        BOUNDED_ITERATIONS,
         ITERATIONS,
         reconstructed("Abstract: 'the smoothness of the objectives increases as k increases'; encoded as: the "
                       "iteration count of the semi-dual solver does not grow with k (one-sided)."),
@@ -331,10 +337,10 @@ CLAIMS = [
         variable="k",
         margin=0.25,
         mutants=(
-            Mutant("iterations-grow-linearly", Asymptotic(iterations, "Omega", k),
-                   "Larger k makes the objective less smooth, so iterations grow at least linearly in k."),
-            Mutant("iterations-fall-like-one-over-k", Asymptotic(iterations, "O", 1 / k),
-                   "A tighter false upper bound: iterations fall at least like 1/k."),
+            faster(BOUNDED_ITERATIONS, k, order="Omega", name="iterations-grow-linearly",
+                   why="Larger k makes the objective less smooth, so iterations grow at least linearly in k."),
+            slower(BOUNDED_ITERATIONS, k, name="iterations-fall-like-one-over-k",
+                   why="A tighter false upper bound: iterations fall at least like 1/k."),
             Mutant("iterations-independent-of-k", Asymptotic(iterations, "Theta", sp.Integer(1)),
                    "k does not affect the solver's work."),
         ),
