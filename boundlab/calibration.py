@@ -97,10 +97,12 @@ MEAN = Experiment(
     outputs=("Q",),
 )
 _SLOW = Budget(grid(n=list(range(1, 13)), delay=0.25), replicates=16, block=8)
+_SLOWER = Budget(grid(n=list(range(1, 13)), delay=1.0), replicates=16, block=8)  # 24 s of sleep: worker tests
 SLOW = Experiment(
     "slow-gaussian-mean",
-    "As gaussian-mean, but every block sleeps a quarter of a second (for interruption tests).",
-    {"quick": _SLOW, "standard": _SLOW, "full": _SLOW},
+    "As gaussian-mean, but every block sleeps a quarter of a second, or a second at standard and full fidelity "
+    "(for interruption tests).",
+    {"quick": _SLOW, "standard": _SLOWER, "full": _SLOWER},
     measure=_mean_measure,
     outputs=("Q",),
 )
@@ -201,6 +203,7 @@ CLAIMS = [
         LIMIT,
         _NOTE,
         tol=1e-4,
+        statistic="max",
         mutants=(Mutant("wrong-limit", Limit(D, sp.Rational(1, 10), n, sp.oo), "Limit object off by 0.1."),),
     ),
 ]

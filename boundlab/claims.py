@@ -1,5 +1,5 @@
-"""Claims, their provenance and their mutants: a thin re-export of :mod:`boundlab.kinds` (one module per kind),
-kept so that theorem modules and user code importing from ``boundlab.claims`` keep working.
+"""Claims, their provenance and their mutants: the names of :mod:`boundlab.kinds` (one module per kind), kept
+under this name so that theorem modules and user code importing from ``boundlab.claims`` keep working.
 
 A claim couples a statement (sympy) with an experiment and a decision rule. Its mutants are deliberately
 wrong statements run through exactly the same experiment and rule; each must come out ``violated``.
@@ -7,28 +7,7 @@ wrong statements run through exactly the same experiment and rule; each must com
 
 from __future__ import annotations
 
-from boundlab.kinds import KINDS, kind_of
-from boundlab.kinds.base import Claim, Entry, Mutant, PointData, Provenance, quoted, reconstructed
-from boundlab.kinds.expectation import ExpectationClaim
-from boundlab.kinds.high_probability import HighProbabilityClaim
-from boundlab.kinds.limit import LimitClaim
-from boundlab.kinds.rate import MIN_RATE_REPLICATES, RateClaim
-from boundlab.kinds.sure import SureClaim
+from boundlab import kinds as _kinds
+from boundlab.kinds import *  # noqa: F403  (the names listed in boundlab.kinds.__all__)
 
-__all__ = [
-    "KINDS",
-    "MIN_RATE_REPLICATES",
-    "Claim",
-    "Entry",
-    "ExpectationClaim",
-    "HighProbabilityClaim",
-    "LimitClaim",
-    "Mutant",
-    "PointData",
-    "Provenance",
-    "RateClaim",
-    "SureClaim",
-    "kind_of",
-    "quoted",
-    "reconstructed",
-]
+__all__ = list(_kinds.__all__)

@@ -115,9 +115,10 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 def print_table(results: Sequence[Result], out: Any = sys.stdout) -> None:
     labels = [("  " + r.claim.split("~", 1)[1] + " (mutant)") if r.is_mutant else r.claim for r in results]
     width = max((len(label) for label in labels), default=10) + 1
+    kinds = max((len(r.kind) for r in results), default=6)
     for r, label in zip(results, labels, strict=True):
         mark = "ok " if r.passed else "!! "
-        print(f"{mark}{label:<{width}} {r.kind:<11} {r.verdict:<12} {r.headline():<54} {r.runtime_s:6.1f}s",
+        print(f"{mark}{label:<{width}} {r.kind:<{kinds}} {r.verdict:<12} {r.headline():<54} {r.runtime_s:6.1f}s",
               file=out)
         if not r.passed:
             print(f"     {r.reason}", file=out)

@@ -68,12 +68,14 @@ def at(replicates: int, *, block: int | None = None, restarts: int | None = None
 
 
 def budgets(axes: Mapping[str, Any] | None = None, *, quick: Fidelity, standard: Fidelity, full: Fidelity,
-            block: int, restarts: int = 0, evaluations: int = 200) -> dict[str, Budget]:
+            block: int, restarts: int = 0, evaluations: int | None = None) -> dict[str, Budget]:
     """The three fidelities' budgets of one sweep: the grid of ``axes``, overridden per fidelity by :func:`at`.
 
     ``block`` (required, as it fixes how replicates are drawn and seeded) is the replicates per batched block;
     a block larger than a fidelity's replicate count is cut to it. ``restarts`` and ``evaluations`` size the
     adversarial search of sure claims (:class:`~boundlab.experiments.Budget`); per-fidelity values override them.
+    A fidelity that searches (restarts >= 1) must be given its ``evaluations`` (here or in :func:`at`): the
+    search's size decides what a sure claim's verdict means, so it has no silent default.
     """
     given = {"quick": quick, "standard": standard, "full": full}
     for name, spec in given.items():
@@ -93,12 +95,17 @@ def budgets(axes: Mapping[str, Any] | None = None, *, quick: Fidelity, standard:
                 raise UsageError(f"budgets(): {fidelity} has no sweep: give axes or at(points=...).")
             points = grid(**merged)
         size = spec.block if spec.block is not None else block
+        searches = restarts if spec.restarts is None else spec.restarts
+        evals = evaluations if spec.evaluations is None else spec.evaluations
+        if searches and evals is None:
+            raise UsageError(f"budgets(): {fidelity} searches ({searches} restarts) but has no evaluations: give "
+                             "evaluations= (per dimension of the instance space) to budgets() or at().")
         out[fidelity] = Budget(
             points,
             replicates=spec.replicates,
             block=min(size, spec.replicates),
-            restarts=restarts if spec.restarts is None else spec.restarts,
-            evaluations=evaluations if spec.evaluations is None else spec.evaluations,
+            restarts=searches,
+            evaluations=1 if evals is None else evals,
         )
     return out
 

@@ -138,6 +138,13 @@ class Experiment:
         missing = [f for f in FIDELITIES if f not in self.budgets]
         if missing:
             raise UsageError(f"Experiment {self.name!r}: no budget for fidelity {', '.join(missing)}.")
+        if self.search is not None:
+            unsearched = [f for f in FIDELITIES if self.budgets[f].restarts < 1]
+            if unsearched:
+                raise UsageError(
+                    f"Experiment {self.name!r}: an InstanceSearch experiment needs a search budget at every "
+                    f"fidelity, but {', '.join(unsearched)} has restarts=0: give restarts= and evaluations= to "
+                    "budgets() (or per fidelity to at()). Without a search a sure claim rests on random draws only.")
 
     def budget(self, fidelity: str) -> Budget:
         if fidelity not in self.budgets:

@@ -28,9 +28,16 @@ class Paper:
             raise UsageError(f"Paper {self.key!r}: authors must not be empty.")
 
     @property
+    def arxiv_id(self) -> str | None:
+        """The arXiv identifier, or None for a paper without one (``arxiv`` given as "" or "none")."""
+        return None if self.arxiv.strip().lower() in ("", "none") else self.arxiv.strip()
+
+    @property
     def citation(self) -> str:
+        """'Authors. Title. Venue Year. arXiv:id.': written from the fields, the one place a citation is typed."""
         authors = ", ".join(self.authors)
-        return f"{authors}. {self.title}. {self.venue} {self.year}. arXiv:{self.arxiv}."
+        tail = f" arXiv:{self.arxiv_id}." if self.arxiv_id else ""
+        return f"{authors}. {self.title}. {self.venue} {self.year}.{tail}"
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from boundlab.costs import by_paper
+from boundlab.kinds.base import VERDICTS
 from boundlab.papers import Paper
 from boundlab.results import Result
 
 START, END = "<!-- papers:start -->", "<!-- papers:end -->"
-VERDICTS = ("consistent", "violated", "inconclusive", "error")
 
 
 def short_citation(paper: Paper) -> str:

@@ -81,65 +81,6 @@ def ols_slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.sum(xc * yc, axis=-1) / np.sum(xc * xc)
 
 
-@dataclass(frozen=True)
-class SlopeFit:
-    """Slope of log(mean ratio) against log(x) with a bootstrap interval (one-sided level alpha per end)."""
-
-    slope: float
-    ci: tuple[float, float]
-    log_means: np.ndarray
-
-
-def log_mean_slope(
-    x: np.ndarray,
-    samples: Sequence[np.ndarray],
-    alpha: float,
-    rng: np.random.Generator,
-    n_resamples: int = 1999,
-    method: str = "percentile",
-) -> SlopeFit:
-    """Fit log(mean of samples[p]) = c + s log(x[p]) and bootstrap s, resampling within each point.
-
-    The bootstrap is stratified: scipy.stats.bootstrap resamples each point's sample independently, which is
-    right because the sweep points are independent experiments. The interval is two-sided at level
-    1 - 2 alpha, so each end is a one-sided bound at level alpha.
-
-    Percentile rather than BCa ends: over 1000 seeds of the calibration's margin-edge claims (6 points, 64
-    replicates, alpha = 0.05 per side), BCa's false-violation rate was 0.071 (O edge) and 0.070 (Theta lower
-    edge) with Pareto(3) noise and 0.064 at the Theta lower edge with log-normal noise, i.e. above nominal
-    beyond Monte Carlo error; the percentile ends gave 0.053, 0.048 and 0.058 with the same power (0.999-1.0
-    against an exponent off by 0.25).
-    """
-    logx = np.log(np.asarray(x, dtype=float))
-    tiny = np.finfo(float).tiny
-
-    def statistic(*resampled: np.ndarray, axis: int = -1) -> np.ndarray:
-        means = np.stack([np.mean(r, axis=axis) for r in resampled], axis=-1)
-        return ols_slope(logx, np.log(np.maximum(means, tiny)))
-
-    means = np.array([np.mean(s) for s in samples])
-    slope = float(statistic(*[np.asarray(s) for s in samples]))
-    from scipy import stats
-
-    result = stats.bootstrap(
-        tuple(np.asarray(s, dtype=float) for s in samples),
-        statistic,
-        vectorized=True,
-        paired=False,
-        n_resamples=n_resamples,
-        confidence_level=1.0 - 2.0 * alpha,
-        method=method,
-        rng=rng,
-    )
-    ci = result.confidence_interval
-    low, high = float(ci.low), float(ci.high)
-    if not (np.isfinite(low) and np.isfinite(high)):
-        # BCa (if asked for) can fail on degenerate resamples; fall back to the percentile ends.
-        dist = result.bootstrap_distribution
-        low, high = (float(v) for v in np.quantile(dist, [alpha, 1.0 - alpha]))
-    return SlopeFit(slope, (low, high), np.log(np.maximum(means, tiny)))
-
-
 class _LazyScipyStats:
     """``scipy.stats``, imported on first attribute access (it costs most of a second, and ``boundlab list``
     never needs it)."""

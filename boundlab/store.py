@@ -204,9 +204,6 @@ class Store:
             self._conn.execute("INSERT OR REPLACE INTO artifacts (key, value, runtime_s, created) VALUES (?, ?, ?, ?)",
                                (key, json.dumps(value), runtime_s, time.time()))
 
-    def count(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])
-
     def close(self) -> None:
         self._conn.close()
 

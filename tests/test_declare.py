@@ -67,3 +67,19 @@ def test_mutant_helpers_build_the_stated_error() -> None:
     assert len(set(names)) == len(names)
     assert all(m.description and "instead of" in m.description for m in mutants)
     assert slower(RATE, T, name="my-name", why="Because.").description.endswith("Because.")
+
+
+def test_a_search_states_its_size() -> None:
+    from boundlab import Box, Experiment, InstanceSearch
+
+    with pytest.raises(UsageError, match="evaluations"):
+        budgets({"T": [1]}, block=8, restarts=2, quick=at(replicates=8), standard=at(replicates=8),
+                 full=at(replicates=8))
+    unsearched = budgets({"T": [1]}, block=8, quick=at(replicates=8), standard=at(replicates=8),
+                         full=at(replicates=8))
+    search = InstanceSearch(Box(0.0, 1.0, shape=2), lambda params, z, xp: {"Q": z.sum(axis=1)})
+    with pytest.raises(UsageError, match="needs a search budget at every fidelity"):
+        Experiment("e", "e", unsearched, search=search, outputs=("Q",))
+    searched = budgets({"T": [1]}, block=8, restarts=1, evaluations=5, quick=at(replicates=8),
+                       standard=at(replicates=8), full=at(replicates=8, restarts=3, evaluations=9))
+    assert Experiment("e", "e", searched, search=search, outputs=("Q",)).budget("full").evaluations == 9

@@ -8,7 +8,7 @@ import sympy as sp
 
 from boundlab import Asymptotic, Expectation, Limit, Relation, UsageError
 from boundlab.calibration import PAPER, RATE
-from boundlab.claims import RateClaim, SureClaim, reconstructed
+from boundlab.claims import ExpectationClaim, LimitClaim, RateClaim, SureClaim, reconstructed
 
 T, d, sigma, k = sp.symbols("T d sigma k", positive=True)
 R = sp.Function("R")
@@ -73,7 +73,12 @@ def test_claims_reject_statements_of_the_wrong_form() -> None:
     with pytest.raises(UsageError, match="Asymptotic"):
         RateClaim("bad", PAPER, Relation(sp.Le(Q, 1)), RATE, reconstructed("x"), variable="n", margin=0.1)
     with pytest.raises(UsageError, match="expectation"):
-        SureClaim("bad", PAPER, Relation(sp.Le(Expectation(Q), 1)), RATE, reconstructed("x"))
+        SureClaim("bad", PAPER, Relation(sp.Le(Expectation(Q), 1)), RATE, reconstructed("x"), rtol=0.0, atol=0.0)
+    for kind, given in ((SureClaim, {"rtol": 0.0}), (LimitClaim, {"tol": 1e-6}), (ExpectationClaim, {}),
+                        (RateClaim, {"margin": 0.1})):
+        # what decides a verdict has no silent default: a missing tolerance or margin is an error naming it
+        with pytest.raises(TypeError, match="missing .*required keyword-only argument"):
+            kind("x", PAPER, Relation(sp.Le(Q, 1)), RATE, reconstructed("x"), **given)
     with pytest.raises(UsageError, match="kebab-case"):
         RateClaim("Bad_Name", PAPER, Asymptotic(Q, "O", T), RATE, reconstructed("x"), variable="n", margin=0.1)
     with pytest.raises(UsageError, match="order"):

@@ -1,5 +1,6 @@
 """Worker processes never outlive the run, and a worker that dies is survived: through the real CLI with the
-processes executor on the synthetic slow experiment (a quarter of a second per unit)."""
+processes executor on the synthetic slow experiment (a second per unit at standard fidelity, 12 s of work for
+two workers: long enough to be caught running on a loaded machine)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ SLOW = "synthetic-calibration/slow-mean-at-most-one"
 
 def _start(store: Path) -> subprocess.Popen:
     env = {**os.environ, "BOUNDLAB_EXTRA_MODULES": "boundlab.calibration"}
-    return subprocess.Popen([sys.executable, "-m", "boundlab", "verify", SLOW, "--executor", "processes",
+    return subprocess.Popen([sys.executable, "-m", "boundlab", "verify", SLOW, "--fidelity", "standard",
+                             "--executor", "processes",
                              "--workers", "2", "--quiet", "--store", str(store)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 

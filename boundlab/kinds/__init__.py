@@ -11,7 +11,7 @@ from boundlab.kinds.base import Claim, Decision, Entry, Mutant, PointData, Prove
 from boundlab.kinds.expectation import ExpectationClaim
 from boundlab.kinds.high_probability import HighProbabilityClaim
 from boundlab.kinds.limit import LimitClaim
-from boundlab.kinds.rate import RateClaim
+from boundlab.kinds.rate import MIN_RATE_REPLICATES, RateClaim
 from boundlab.kinds.sure import SureClaim
 
 #: Every claim kind, by its ``kind`` name.
@@ -29,6 +29,7 @@ def kind_of(name: str) -> type[Claim]:
 
 __all__ = [
     "KINDS",
+    "MIN_RATE_REPLICATES",
     "Claim",
     "Decision",
     "Entry",

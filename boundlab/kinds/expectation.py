@@ -109,11 +109,11 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
     )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, kw_only=True)
 class ExpectationClaim(Claim):
     """E[Q] <= B (or >=, =) at each sweep point, with a relative margin and Holm's correction over points."""
 
-    margin: float = 0.0
+    margin: float
     alpha: float = 0.05
     kind: ClassVar[str] = "expectation"
     calibration_cases: ClassVar[str] = "boundlab.calibration:mean_verdict"
@@ -145,26 +145,6 @@ class ExpectationClaim(Claim):
 
 
 def expectation_figures(result: Result, axes: list[Axes]) -> None:
-    from boundlab.report.figures import BLUE, ORANGE, RED, _errorbars, _log_x_if_wide, sweep_axis
+    from boundlab.report.figures import estimates_against_bound
 
-    name, x = sweep_axis(result)
-    pts = result.points
-    ax = axes[0]
-    _errorbars(ax, x, pts, color=BLUE, label="mean (Holm-level CI)")
-    bound = np.array([np.nan if p["bound"] is None else p["bound"] for p in pts], float)
-    ax.plot(x, bound, "s--", color=ORANGE, ms=4, label="bound")
-    _log_x_if_wide(ax, name, x)
-    ax.set_xlabel(name or "sweep point")
-    ax.set_ylabel("value")
-    ax.legend(fontsize=6)
-    ax2 = axes[1]
-    ratio = np.array([np.nan if p["ratio"] is None else p["ratio"] for p in pts], float)
-    ax2.plot(x, ratio, "o-", color=BLUE, ms=4, label="mean / bound")
-    ax2.axhline(1.0, color=RED, lw=1, label="bound")
-    margin = result.settings.get("margin", 0.0)
-    if margin:
-        ax2.axhline(1.0 + margin, color=RED, lw=0.8, ls=":", label=f"bound x (1 + {margin:g})")
-    _log_x_if_wide(ax2, name, x)
-    ax2.set_xlabel(name or "sweep point")
-    ax2.set_ylabel("ratio")
-    ax2.legend(fontsize=6)
+    estimates_against_bound(result, axes, estimate="mean (Holm-level CI)", bound="bound", ylabel="value")

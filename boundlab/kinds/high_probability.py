@@ -269,28 +269,7 @@ class HighProbabilityClaim(Claim):
 
 
 def probability_figures(result: Result, axes: list[Axes]) -> None:
-    from boundlab.report.figures import BLUE, ORANGE, RED, _errorbars, _log_x_if_wide, sweep_axis
+    from boundlab.report.figures import estimates_against_bound
 
-    name, x = sweep_axis(result)
-    pts = result.points
-    ax = axes[0]
-    _errorbars(ax, x, pts, color=BLUE, label="frequency (one-sided CP bounds)")
-    delta = np.array([np.nan if p["bound"] is None else p["bound"] for p in pts], float)
-    ax.plot(x, delta, "s--", color=ORANGE, ms=4, label="delta")
-    _log_x_if_wide(ax, name, x)
-    ax.set_xlabel(name or "sweep point")
-    ax.set_ylabel("P[event]")
-    ax.legend(fontsize=6)
-    ax2 = axes[1]
-    ratio = np.array([np.nan if p["ratio"] is None else p["ratio"] for p in pts], float)
-    ci = np.array([p["ci"] if p.get("ci") else [np.nan, np.nan] for p in pts], float) / delta[:, None]
-    ax2.errorbar(x, ratio, yerr=[ratio - ci[:, 0], ci[:, 1] - ratio], fmt="o", capsize=3, ms=4, color=BLUE,
-                 label="frequency / delta")
-    ax2.axhline(1.0, color=RED, lw=1, label="delta")
-    margin = result.settings.get("margin", 0.0)
-    if margin:
-        ax2.axhline(1.0 + margin, color=RED, lw=0.8, ls=":", label=f"delta x (1 + {margin:g})")
-    _log_x_if_wide(ax2, name, x)
-    ax2.set_xlabel(name or "sweep point")
-    ax2.set_ylabel("ratio to delta")
-    ax2.legend(fontsize=6)
+    estimates_against_bound(result, axes, estimate="frequency (one-sided CP bounds)", bound="delta",
+                            ylabel="P[event]", ratio_intervals=True)

@@ -119,15 +119,15 @@ def decide_limit(
     )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, kw_only=True)
 class LimitClaim(Claim):
     """The distance to a reference object falls below ``tol`` at the end of the sweep of the limit variable.
 
     ``final(params)`` says which sweep points are in the limit region (default: the last point).
     """
 
-    tol: float = 1e-6
-    statistic: Literal["max", "mean"] = "max"
+    tol: float
+    statistic: Literal["max", "mean"]
     alpha: float = 0.05
     final: Callable[[Mapping[str, Any]], bool] | None = field(default=None)
     kind: ClassVar[str] = "limit"

@@ -202,12 +202,12 @@ def rule_of_three(n: int) -> float:
     return 1.0 if n <= 0 else float(1.0 - 0.05 ** (1.0 / n))
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, kw_only=True)
 class SureClaim(Claim):
     """An inequality (or identity) that must hold on every instance, to a stated numerical tolerance."""
 
-    rtol: float = 1e-9
-    atol: float = 1e-12
+    rtol: float
+    atol: float
     tolerance_reason: str = ""
     kind: ClassVar[str] = "sure"
     statement_type: ClassVar[type[Statement]] = Relation

@@ -65,6 +65,38 @@ def _errorbars(ax: Axes, x: np.ndarray, points: list[dict[str, Any]], **kw: Any)
     ax.errorbar(x, est, yerr=[est - ci[:, 0], ci[:, 1] - est], fmt="o", capsize=3, ms=4, **kw)
 
 
+def estimates_against_bound(result: Result, axes: list[Axes], *, estimate: str, bound: str, ylabel: str,
+                            ratio_intervals: bool = False) -> None:
+    """The two panels of a per-point test: the estimate with its interval against the bound per sweep point, and
+    the estimate relative to the bound with the margin's line (``ratio_intervals``: the interval too)."""
+    name, x = sweep_axis(result)
+    pts = result.points
+    ax = axes[0]
+    _errorbars(ax, x, pts, color=BLUE, label=estimate)
+    limit = np.array([np.nan if p["bound"] is None else p["bound"] for p in pts], float)
+    ax.plot(x, limit, "s--", color=ORANGE, ms=4, label=bound)
+    _log_x_if_wide(ax, name, x)
+    ax.set_xlabel(name or "sweep point")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=6)
+    ax2 = axes[1]
+    ratio = np.array([np.nan if p["ratio"] is None else p["ratio"] for p in pts], float)
+    if ratio_intervals:
+        ci = np.array([p["ci"] if p.get("ci") else [np.nan, np.nan] for p in pts], float) / limit[:, None]
+        ax2.errorbar(x, ratio, yerr=[ratio - ci[:, 0], ci[:, 1] - ratio], fmt="o", capsize=3, ms=4, color=BLUE,
+                     label=f"{estimate.split(' (')[0]} / {bound}")
+    else:
+        ax2.plot(x, ratio, "o-", color=BLUE, ms=4, label=f"{estimate.split(' (')[0]} / {bound}")
+    ax2.axhline(1.0, color=RED, lw=1, label=bound)
+    margin = result.settings.get("margin", 0.0)
+    if margin:
+        ax2.axhline(1.0 + margin, color=RED, lw=0.8, ls=":", label=f"{bound} x (1 + {margin:g})")
+    _log_x_if_wide(ax2, name, x)
+    ax2.set_xlabel(name or "sweep point")
+    ax2.set_ylabel(f"ratio to {bound}")
+    ax2.legend(fontsize=6)
+
+
 def point_labels(points: list[dict[str, Any]]) -> list[str]:
     """Short tick labels: only the parameters that differ between sweep points, at most two lines each."""
     params = [p["params"] for p in points]

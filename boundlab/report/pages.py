@@ -38,7 +38,8 @@ def paper_title_page(paper: Paper, results: Sequence[Result], footer: str) -> Fi
     page = Page(footer, header="BoundLab report")
     page.text(paper.title, size=16, weight="bold", width=50)
     page.text(", ".join(paper.authors), size=10, width=95)
-    page.text(f"{paper.venue} {paper.year} · arXiv:{paper.arxiv} · key {paper.key}", size=9, color="0.3")
+    arxiv = f" · arXiv:{paper.arxiv_id}" if paper.arxiv_id else ""
+    page.text(f"{paper.venue} {paper.year}{arxiv} · key {paper.key}", size=9, color="0.3")
     page.y -= 0.01
     page.rule()
     claims = [r for r in results if not r.is_mutant]
@@ -158,7 +159,7 @@ def index_pages(
     papers = sorted({r.paper for r in results})
     for key in papers:
         p = registry.papers[key]
-        page.text(f"{key}: {p.title} ({', '.join(p.authors)}; {p.venue} {p.year}; arXiv:{p.arxiv})", size=8,
+        page.text(f"{key}: {p.citation}", size=8,
                   width=125)
     page.y -= 0.01
     claims = [r for r in results if not r.is_mutant]
