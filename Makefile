@@ -30,7 +30,7 @@ reports: setup
 	$(VENV)/bin/boundlab report --fidelity $(FIDELITY) --executor processes --workers $(WORKERS) --calibration-seeds $(CALIBRATION_SEEDS) --store $(STORE) -o reports
 
 readme: setup
-	$(PY) -m boundlab.readme --store $(STORE)
+	$(PY) -m boundlab.readme --store $(STORE) --calibration-seeds $(CALIBRATION_SEEDS)
 
 notebooks: setup
 	$(PY) -m pytest -q tests/test_notebooks.py

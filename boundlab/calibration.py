@@ -281,10 +281,17 @@ def limit_verdict(seed: int, target: float, noise: float = 0.2) -> str:
     return decide_limit(x, d, 0.01, x == x.max(), "mean", 0.05).verdict
 
 
-#: A row that is known to sit above its nominal level (0.14-0.19 at 100-200 replicates): the t test's lower tail
-#: is anti-conservative for strongly skewed quantities, which a two-sided "==" test exposes. Reported, not hidden;
-#: the fix (a bootstrap interval for skewed means) is open work.
-KNOWN_WEAK_EQUALITY = "mean E[Q] == 1 (two-sided), log-normal sigma 1, 100 reps [KNOWN MISCALIBRATED]"
+#: Rows known to sit above their nominal level: tests of a mean on the side of the short tail of a strongly
+#: skewed quantity (log-normal, sigma 1: skewness 6.2). No test of a mean is exact over all distributions
+#: (Bahadur and Savage, 1956); Hall's skewness correction (boundlab.stats.MeanTest) brings these rows from
+#: 0.15-0.19 with the plain t test to about 0.07-0.10. Reported in the table with this mark, not hidden; the test
+#: suite holds them below twice the nominal level.
+SKEWED_SHORT_TAIL = (
+    "mean E[Q] == 1 (two-sided), log-normal sigma 1, 100 reps [ABOVE NOMINAL: skewed]",
+    "mean E[Q] == 1 (two-sided), log-normal sigma 1, 400 reps [ABOVE NOMINAL: skewed]",
+    "mean E[Q] >= 1 at the boundary, log-normal sigma 1, 100 reps [ABOVE NOMINAL: skewed]",
+    "mean E[Q] >= 1 at the boundary, log-normal sigma 1, 400 reps [ABOVE NOMINAL: skewed]",
+)
 
 
 def calibrate(seeds: int = 200, search_seeds: int = 0) -> dict[str, list[dict[str, Any]]]:
@@ -316,8 +323,10 @@ def calibrate(seeds: int = 200, search_seeds: int = 0) -> dict[str, list[dict[st
                lambda s: mean_verdict(s, 1.0, replicates=16), "violated", 0.05),
         _count("mean E[Q] == 1 (two-sided), Gaussian", seeds, lambda s: mean_verdict(s, 1.0, op="=="),
                "violated", 0.05),
-        _count(KNOWN_WEAK_EQUALITY, seeds,
-               lambda s: mean_verdict(s, 1.0, noise="lognormal", replicates=100, op="=="), "violated", 0.05),
+        *(_count(name, seeds, lambda s, r=reps, o=op: mean_verdict(s, 1.0, noise="lognormal", replicates=r, op=o),
+                 "violated", 0.05)
+          for name, (op, reps) in zip(SKEWED_SHORT_TAIL, (("==", 100), ("==", 400), (">=", 100), (">=", 400)),
+                                      strict=True)),
         _count("sure 2 t1 t2 <= 2 (rounding at the boundary), real search", seeds, lambda s: sure_verdict(s, 1.0),
                "violated", 0.0),
         _count("limit D -> 0, noisy", seeds, lambda s: limit_verdict(s, 0.0), "violated", 0.05),

@@ -28,6 +28,7 @@ from boundlab.version import code_version
 from boundlab.work import (
     MeasureTask,
     SearchTask,
+    replay_found,
     run_measure_guarded,
     run_search_guarded,
     search_seed,
@@ -260,7 +261,32 @@ class _Run:
                 continue
             found[entry_id] = [list(r.meta) for r in recs]
             runtime[entry_id] = sum(r.runtime_s for r in recs)
+        self._share_found(entries, data, scopes, found, runtime)
         return found, runtime
+
+    def _share_found(self, entries: list[Entry], data: dict[str, list[PointData]], scopes: dict[str, _Scope],
+                     found: dict[str, list[list[dict[str, Any]]]], runtime: dict[str, float]) -> None:
+        """Give each entry the instances that the searches of its claim's other entries (the claim and its
+        mutants) found, judged under its own statement: a search that pushed the claim towards its bound has
+        also pushed every scaled variant of it, and the best instance of any of them counts for all."""
+        by_claim: dict[str, list[Entry]] = {}
+        for entry in entries:
+            if entry.id in found and not (found[entry.id] and found[entry.id][0]
+                                          and "error" in found[entry.id][0][0]):
+                by_claim.setdefault(entry.claim.id, []).append(entry)
+        for group in by_claim.values():
+            if len(group) < 2:
+                continue
+            claim = group[0].claim
+            points = data[scopes[f"{claim.paper.key}/{claim.experiment.name}"].name]
+            for entry in group:
+                start = time.perf_counter()
+                for i, point in enumerate(points):
+                    others = [{**f, "found_by": f"{f['found_by']}, found for {other.id.split('/', 1)[1]}"}
+                              for other in group if other is not entry for f in found[other.id][i]]
+                    found[entry.id][i] = found[entry.id][i] + replay_found(
+                        claim, entry.statement, dict(point.params), others, self.opts.backend)
+                runtime[entry.id] = runtime.get(entry.id, 0.0) + time.perf_counter() - start
 
     # -------------------------------------------------------------------------------------- decide
     def results(self) -> list[Result]:

@@ -32,6 +32,13 @@ LOG_SWEEP = (1e3, 3e3, 1e4, 3e4, 1e5)
 Truth = Callable[[np.ndarray, np.random.Generator, int], np.ndarray]  # (x, rng, reps) -> (points, reps)
 
 
+
+#: A row known to sit above its nominal level: at the margin's edge with Pareto(3) noise (infinite third
+#: moment) and 64 replicates, the score tests' normal approximation is too liberal (0.096 [0.078, 0.116] over 1000
+#: seeds against 0.05). Reported with this mark in the calibration table, not hidden; the test suite holds it
+#: below twice the nominal level.
+HEAVY_TAILED_EDGE = "rate O(n^0.5) at the margin edge, Pareto(3), 64 reps [ABOVE NOMINAL: heavy tail]"
+
 def power_law(exponent: float, noise: str = "lognormal") -> Truth:
     """Q = 3 n^exponent times mean-one noise: log-normal (sigma 0.5) or Pareto with tail index 3."""
 
@@ -145,7 +152,7 @@ def rows() -> list[Row]:
         Row(power_case("rate O(n^0.5) at the margin edge, 32 reps", 0.5, "O", power_law(edge), 32), "violated", 0.05),
         Row(power_case("rate Theta(n^0.5) at the lower edge (n^0.4), 64 reps", 0.5, "Theta", power_law(0.4)),
             "violated", 0.05),
-        Row(power_case("rate O(n^0.5) at the margin edge, Pareto(3), 64 reps", 0.5, "O", power_law(edge, "pareto")),
+        Row(power_case(HEAVY_TAILED_EDGE, 0.5, "O", power_law(edge, "pareto")),
             "violated", 0.05),
         Row(log_case("rate Theta(log n) on c log n - k, 64 reps", L, "Theta", log_law(), mutants=LOG_MUTANTS),
             "violated", 0.05),

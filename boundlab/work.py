@@ -114,6 +114,26 @@ def search_claim(claim: Claim, statement: Statement, params: Mapping[str, Any], 
                                   np.random.default_rng(seed))
 
 
+def replay_found(claim: Claim, statement: Statement, params: Mapping[str, Any], found: list[dict[str, Any]],
+                 backend: str) -> list[dict[str, Any]]:
+    """The instances another search found (``found``, each with its coordinates ``theta``), judged under
+    ``statement``: the same instances, this statement's lhs, rhs and excess. Instances are deterministic in their
+    coordinates, so a claim and its mutants share every instance any of their searches found."""
+    search = claim.experiment.search
+    assert search is not None
+    if not found:
+        return []
+    space = search.space_at(params)
+    z = np.asarray([f["theta"] for f in found], dtype=float).reshape(len(found), space.dim)
+    with threadpool_limits(limits=1):
+        raw = search.evaluate_coordinates(params, z, namespace(backend), space)
+    values = {**params, **{k: to_numpy(v).astype(float) for k, v in raw.items()}}
+    objective, excess, lhs, rhs = (np.broadcast_to(np.asarray(v, float), (len(found),))
+                                   for v in claim.search_objective(statement, values))
+    return [{**f, "lhs": float(lhs[i]), "rhs": float(rhs[i]), "excess": float(excess[i]),
+             "objective": float(objective[i])} for i, f in enumerate(found)]
+
+
 def run_search(task: SearchTask) -> UnitRecord:
     """Maximise the claim's violation inside its instance space from the worst random draws; keep the best."""
     claim = find_claim(task.module, task.claim)

@@ -15,8 +15,8 @@ import math
 
 import pytest
 
-from boundlab.calibration import KNOWN_WEAK_EQUALITY, calibrate
-from boundlab.rate_calibration import rows
+from boundlab.calibration import SKEWED_SHORT_TAIL, calibrate
+from boundlab.rate_calibration import HEAVY_TAILED_EDGE, rows
 
 SEEDS = 200
 
@@ -31,13 +31,14 @@ def test_false_violation_rate_at_or_below_nominal(calibration: dict) -> None:
     assert sum("at the boundary (true P = delta)" in r["name"] or "P[Q > B] <= 0.05 at the boundary" in r["name"]
                for r in calibration["false_violation"]) == 3
     for row in calibration["false_violation"]:
-        if row["name"] == KNOWN_WEAK_EQUALITY:
-            # reported in the table as miscalibrated; this asserts it stays visibly so until it is fixed
-            assert row["rate"] > row["nominal"], row
-            continue
         nominal = row["nominal"]
         # One-sided 99% Monte Carlo allowance around the nominal level (none for sure claims: nominal 0).
         allowance = 2.33 * math.sqrt(nominal * (1 - nominal) / SEEDS)
+        if row["name"] in (*SKEWED_SHORT_TAIL, HEAVY_TAILED_EDGE):
+            # marked in the table as above nominal; held below twice the nominal level (the plain t test, 0.185
+            # and 0.23 on the 100-replicate rows over these seeds, fails this)
+            assert "ABOVE NOMINAL" in row["name"] and row["rate"] <= 2 * nominal + allowance, row
+            continue
         assert row["rate"] <= nominal + allowance, row
 
 

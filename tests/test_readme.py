@@ -26,3 +26,15 @@ def test_rewrite_replaces_only_the_marked_block() -> None:
     assert rewrite(text, "new") == f"intro\n{START}\nnew\n{END}\noutro\n"
     with pytest.raises(ValueError):
         rewrite("no markers", "new")
+
+
+def test_calibration_table_lists_every_row_with_its_interval() -> None:
+    from boundlab.calibration import calibrate
+    from boundlab.readme import CALIBRATION_END, CALIBRATION_START, calibration_table
+
+    rows = calibrate(5)
+    table = calibration_table(rows, 5, 0)
+    for row in rows["false_violation"] + rows["power"]:
+        assert f"| {row['name']} | {row['rate']:.3f} |" in table
+    text = f"a\n{CALIBRATION_START}\nold\n{CALIBRATION_END}\nb\n"
+    assert rewrite(text, table, CALIBRATION_START, CALIBRATION_END).count("ABOVE NOMINAL") >= 1
