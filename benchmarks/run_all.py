@@ -18,6 +18,7 @@ RUNS = [
     ("bench_ftrl.py", ["--d", "5"], "FTRL at the regret-vs-T experiment's dimension"),
     ("bench_ftrl.py", ["--d", "10"], "FTRL at a larger dimension"),
     ("bench_sparse_ot.py", [], "sparsity-constrained OT vs POT and cvxpy"),
+    ("bench_mdp.py", [], "exact evaluation of 1000 random 10-state, 4-action MDPs"),
 ]
 
 

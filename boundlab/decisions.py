@@ -7,7 +7,7 @@ calibration suite with synthetic data whose truth is known. Each returns a :clas
 
 from __future__ import annotations
 
-from boundlab.kinds.base import VERDICTS, Decision, Verdict, _f
+from boundlab.kinds.base import Decision, Verdict, _f
 from boundlab.kinds.expectation import MeanEvidence, decide_expectation
 from boundlab.kinds.high_probability import ExceedanceEvidence, decide_high_probability
 from boundlab.kinds.limit import decide_limit
@@ -24,7 +24,6 @@ from boundlab.kinds.sure import (
 )
 
 __all__ = [
-    "VERDICTS",
     "Decision",
     "ExceedanceEvidence",
     "MeanEvidence",

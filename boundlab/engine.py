@@ -80,7 +80,8 @@ class _Scope:
     blocks: list[int]
     code: str = ""
     error: str | None = None
-    runtime_s: float = 0.0
+    runtime_s: float = 0.0  # compute of every unit (a cached one reports the runtime stored with it)
+    fresh_s: float = 0.0  # compute of the units this run computed
     cached: int = 0
     total: int = 0
 
@@ -122,6 +123,7 @@ class _Run:
     def __init__(self, claims: list[Claim], opts: Options, store: Store, executor: Any,
                  selected_mutants: dict[str, set[str]] | None = None) -> None:
         self.selected_mutants = selected_mutants or {}
+        self._search_fresh: dict[str, float] = {}  # per entry: search compute this run did (not from the store)
         self.claims = claims
         self.opts = opts
         self.store = store
@@ -206,6 +208,7 @@ class _Run:
                     scope.total += 1
                     scope.cached += key.digest in cached
                     scope.runtime_s += record.runtime_s
+                    scope.fresh_s += 0.0 if key.digest in cached else record.runtime_s
                     error = unit_error(record)
                     if error is not None:
                         scope.error = scope.error or f"{scope.name} at {params}: {error}"
@@ -250,7 +253,7 @@ class _Run:
                 planned.append((key, task))
                 keys.append(key)
             layout[entry.id] = keys
-        records, _ = self._execute(planned, run_search_guarded, "search")
+        records, cached = self._execute(planned, run_search_guarded, "search")
         found: dict[str, list[list[dict[str, Any]]]] = {}
         runtime: dict[str, float] = {}
         for entry_id, keys in layout.items():
@@ -261,6 +264,7 @@ class _Run:
                 continue
             found[entry_id] = [list(r.meta) for r in recs]
             runtime[entry_id] = sum(r.runtime_s for r in recs)
+            self._search_fresh[entry_id] = sum(records[k.digest].runtime_s for k in keys if k.digest not in cached)
         self._share_found(entries, data, scopes, found, runtime)
         return found, runtime
 
@@ -286,7 +290,9 @@ class _Run:
                               for other in group if other is not entry for f in found[other.id][i]]
                     found[entry.id][i] = found[entry.id][i] + replay_found(
                         claim, entry.statement, dict(point.params), others, self.opts.backend)
-                runtime[entry.id] = runtime.get(entry.id, 0.0) + time.perf_counter() - start
+                spent = time.perf_counter() - start
+                runtime[entry.id] = runtime.get(entry.id, 0.0) + spent
+                self._search_fresh[entry.id] = self._search_fresh.get(entry.id, 0.0) + spent
 
     # -------------------------------------------------------------------------------------- decide
     def results(self) -> list[Result]:
@@ -304,7 +310,9 @@ class _Run:
             decision = self._decide(entry, scope, data.get(scope.name, []), searched.get(entry.id))
             _attach_diagnostics(decision, claim.diagnostics, data.get(scope.name, []))
             searching = search_runtime.get(entry.id, 0.0)
-            runtime = scope.runtime_s + searching + time.perf_counter() - start
+            # this run's time: the units it computed (not those read from the store) and the decision
+            runtime = (scope.fresh_s + self._search_fresh.get(entry.id, 0.0)
+                       + time.perf_counter() - start)
             results.append(self._result(entry, scope, decision, runtime, searching))
         _flag_weak_checks(results)
         return results
@@ -360,9 +368,12 @@ class _Run:
             settings=claim.settings(),
             details=decision.details,
             # measured compute of the units (cached ones report the runtime stored with them): the experiment's
-            # measurement units, shared by every claim on it, and this entry's own search units
+            # measurement units, shared by every claim on it, and this entry's own search units; cached_s is the
+            # part of it read from the store instead of computed (runtime_s is this run's time)
             units={"total": scope.total, "cached": scope.cached, "measure_s": round(scope.runtime_s, 4),
-                   "search_s": round(searching, 4)},
+                   "search_s": round(searching, 4),
+                   "cached_s": round(scope.runtime_s - scope.fresh_s + searching
+                                     - self._search_fresh.get(entry.id, 0.0), 4)},
         )
 
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The smallest sample on which MeanTest corrects for skewness (see MeanTest).
+MIN_SKEW_SAMPLE = 50
+
 
 @dataclass(frozen=True)
 class MeanTest:
@@ -24,6 +27,10 @@ class MeanTest:
     alpha 0.05) on log-normal (sigma 1) data with 100 replicates, 0.154 false violations with t and 0.077 with
     Hall's transformation; on exponential data 0.068 and 0.049; on Gaussian data both 0.050. Intervals invert
     the same tests (H is increasing in T, with a closed-form inverse).
+
+    Below :data:`MIN_SKEW_SAMPLE` replicates the correction is not applied (the plain t test): the sample
+    skewness is then too noisy (standard error about sqrt(6 / n)) and the inverse transformation stretches an
+    interval's far end without bound for a large negative estimate.
     """
 
     mean: float
@@ -36,7 +43,7 @@ class MeanTest:
         x = np.asarray(x, dtype=float)
         n = x.size
         se = float(np.std(x, ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
-        return cls(float(np.mean(x)), se, n, sample_skewness(x))
+        return cls(float(np.mean(x)), se, n, sample_skewness(x) if n >= MIN_SKEW_SAMPLE else 0.0)
 
     @property
     def _a(self) -> float:

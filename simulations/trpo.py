@@ -61,8 +61,8 @@ def instance_arrays(params: Mapping[str, Any], instances: Mapping[str, np.ndarra
 
 def evaluate_policy_pair(params: Mapping[str, Any], instances: Mapping[str, np.ndarray], xp: Any
                          ) -> dict[str, np.ndarray]:
-    """Per instance: the surrogate gap L_old(new) - eta(new), eps = max |A_old|, eps_new = max |A_new|,
-    alpha = max_s TV(pi_old, pi_new), kl = max_s KL(pi_old || pi_new), and eta(new) - eta(old)."""
+    """Per instance: the surrogate gap L_old(new) - eta(new), eps = max |A_old|, alpha = max_s TV(pi_old, pi_new)
+    and kl = max_s KL(pi_old || pi_new)."""
     arrays = {k: xp.asarray(v) for k, v in instance_arrays(params, instances).items()}
     gamma = float(params["gamma"])
     P, r, mu0, old, new = arrays["P"], arrays["r"], arrays["mu0"], arrays["pi_old"], arrays["pi_new"]
@@ -71,8 +71,6 @@ def evaluate_policy_pair(params: Mapping[str, Any], instances: Mapping[str, np.n
     return {
         "gap": to_numpy(L - after.eta),
         "eps": to_numpy(xp.max(xp.abs(before.A), axis=(1, 2))),
-        "eps_new": to_numpy(xp.max(xp.abs(after.A), axis=(1, 2))),
         "alpha": to_numpy(xp.max(mdp.tv_per_state(old, new), axis=1)),
         "kl": to_numpy(xp.max(mdp.kl_per_state(old, new), axis=1)),
-        "improvement": to_numpy(after.eta - before.eta),
     }

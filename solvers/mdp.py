@@ -105,7 +105,7 @@ def _rewards(r: Any, a: int, xp: Any) -> Any:
 def policy_kernel(P: Any, pi: Any) -> Any:
     """P_pi[n, s, s'] = sum_a pi(a|s) P(s'|s, a)."""
     xp = array_namespace(P, pi)
-    return xp.sum(pi[:, :, :, None] * P, axis=2)
+    return xp.matmul(pi[:, :, None, :], P)[:, :, 0, :]
 
 
 def evaluate(P: Any, r: Any, pi: Any, gamma: Any, mu0: Any, *, normalised: bool = False, check: bool = True
@@ -119,7 +119,7 @@ def evaluate(P: Any, r: Any, pi: Any, gamma: Any, mu0: Any, *, normalised: bool 
     system = xp.eye(s, dtype=P.dtype)[None, :, :] - g[:, None, None] * P_pi
     r_pi = xp.sum(pi * r_sa, axis=2)
     V = xp.linalg.solve(system, r_pi[:, :, None])[:, :, 0]
-    Q = r_sa + g[:, None, None] * xp.sum(P * V[:, None, None, :], axis=3)
+    Q = r_sa + g[:, None, None] * xp.matmul(P, V[:, None, :, None])[:, :, :, 0]
     A = Q - V[:, :, None]
     rho = xp.linalg.solve(xp.permute_dims(system, (0, 2, 1)), mu0[:, :, None])[:, :, 0]
     if normalised:
@@ -163,7 +163,7 @@ def value_iteration(P: Any, r: Any, gamma: Any, *, tol: float = 1e-12, max_iter:
     gmax = float(np.max(_host(gamma).astype(float)))
     threshold = tol * (1.0 - gmax) / max(gmax, 1e-300)
     for _ in range(max_iter):
-        new = xp.max(r_sa + g[:, None, None] * xp.sum(P * V[:, None, None, :], axis=3), axis=2)
+        new = xp.max(r_sa + g[:, None, None] * xp.matmul(P, V[:, None, :, None])[:, :, :, 0], axis=2)
         change = float(xp.max(xp.abs(new - V)))
         V = new
         if change <= threshold:

@@ -196,3 +196,17 @@ def test_unusable_store_is_a_usage_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     done = run_cli("verify", FAST, "--store", str(blocker / "results.db"), env={"BOUNDLAB_EXTRA_MODULES": SYNTHETIC})
     assert done.returncode == 2 and "store" in done.stderr
+
+
+def test_runtime_is_this_runs_time_and_cached_compute_has_its_own_field(tmp_path: Path) -> None:
+    """A rerun from the store reports the compute it read (units.cached_s, equal to the first run's compute) apart
+    from its own runtime_s, which no longer counts the 24 units of a quarter second each that it did not run."""
+    selector = "synthetic-calibration/slow-mean-at-most-one"
+    store = tmp_path / "r.db"
+    first = boundlab.verify(selector, extra_modules=[SYNTHETIC], store=store)[0]
+    again = boundlab.verify(selector, extra_modules=[SYNTHETIC], store=store)[0]
+    assert first.units["cached"] == 0 and first.units["cached_s"] == 0
+    assert first.runtime_s >= first.units["measure_s"] >= 24 * 0.25
+    assert again.units["cached"] == again.units["total"] == first.units["total"]
+    assert again.units["cached_s"] == first.units["measure_s"] == again.units["measure_s"]
+    assert again.runtime_s < 24 * 0.25  # the sleeps were not run again

@@ -89,7 +89,7 @@ def _setup_text(r: Result) -> str:
     if fixed:
         sweep += "; fixed " + ", ".join(fixed)
     reps = "/".join(str(x) for x in sorted({p["replicates"] for p in r.points})) or "0"
-    settings = ", ".join(f"{k} = {v}" for k, v in r.settings.items())
+    settings = ", ".join(f"{k} = {v}" for k, v in r.settings.items() if v not in ("", None))
     return f"{r.experiment.get('description', '')} {sweep}; {reps} replicate(s) per point. Decision: {settings}."
 
 
