@@ -38,3 +38,14 @@ def test_calibration_table_lists_every_row_with_its_interval() -> None:
         assert f"| {row['name']} | {row['rate']:.3f} |" in table
     text = f"a\n{CALIBRATION_START}\nold\n{CALIBRATION_END}\nb\n"
     assert rewrite(text, table, CALIBRATION_START, CALIBRATION_END).count("ABOVE NOMINAL") >= 1
+
+
+def test_example_output_is_the_cli_table_of_a_run() -> None:
+    from boundlab.readme import example_output
+
+    results = boundlab.verify("synthetic-calibration/mean-at-most-one", mutants=True, extra_modules=[SYNTHETIC],
+                              store=":memory:")
+    block = example_output(results, paper="synthetic-calibration")
+    assert block.startswith("```console\n$ .venv/bin/boundlab verify synthetic-calibration --mutants\n")
+    assert all(r.claim.split("~")[-1].split("/")[-1] in block for r in results)
+    assert "1 claim(s): " in block
