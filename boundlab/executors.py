@@ -118,6 +118,9 @@ class DaskExecutor:
             raise UsageError("executor 'dask' needs: pip install 'boundlab[dask]'.") from exc
         self._cluster = None
         if scheduler:
+            # distributed logs a lost connection as tracebacks on stderr; the run reports it itself, in one line
+            for name in ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]:
+                logging.getLogger(name).setLevel(logging.CRITICAL)
             try:
                 self._client = Client(scheduler, timeout="20s")
             except (OSError, ValueError, TimeoutError) as exc:
@@ -147,7 +150,8 @@ class DaskExecutor:
                 try:
                     record = future.result()
                 except (OSError, TimeoutError, cf.CancelledError, LostWork) as exc:  # the scheduler went away
-                    raise RunError(f"the Dask scheduler was lost ({type(exc).__name__}: {exc}); the {done} units "
+                    reason = " ".join(str(exc).split())
+                    raise RunError(f"the Dask scheduler was lost ({type(exc).__name__}: {reason}); the {done} units "
                                    "finished are kept, and the next run resumes from them.") from exc
                 done += 1
                 yield index[future.key], record
