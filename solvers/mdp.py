@@ -209,3 +209,28 @@ def mirror_descent_step(pi: Any, Q: Any, eta: float) -> Any:
         raise ValueError(f"eta (the step size) must be a finite number > 0, got {eta!r}.")
     xp = array_namespace(pi, Q)
     return softmax_policy(xp.log(pi) + eta * Q)
+
+
+def natural_policy_gradient(P: Any, r: Any, gamma: Any, mu0: Any, eta: float, iterations: int,
+                            pi0: Any | None = None) -> Any:
+    """Exact softmax natural policy gradient (Agarwal, Kakade, Lee, Mahajan, JMLR 2021, Eq. (20)): theta <- theta
+    + eta / (1 - gamma) A^{pi_theta}, i.e. the mirror-descent step pi'(a|s) proportional to pi(a|s)
+    exp(eta / (1 - gamma) Q(s, a)) (MDPO's exact tabular update with step eta / (1 - gamma)). Starts from
+    ``pi0`` (default uniform); returns the policy after ``iterations`` steps, (N, S, A)."""
+    if not (np.isfinite(eta) and eta > 0):
+        raise ValueError(f"eta (the step size) must be a finite number > 0, got {eta!r}.")
+    if int(iterations) != iterations or iterations < 0:
+        raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}.")
+    xp = array_namespace(P, r, mu0)
+    n, s, a = check_mdp(P, r, gamma, pi0, mu0)
+    g = float(np.max(_host(gamma).astype(float)))
+    if _host(gamma).ndim:
+        raise ValueError("natural_policy_gradient needs one gamma for the batch (the step is eta / (1 - gamma)).")
+    # the softmax parameters theta accumulate the steps (theta_0 = log pi0), so no log of an underflowed 0 is taken
+    theta = xp.zeros((n, s, a), dtype=P.dtype) if pi0 is None else xp.log(pi0)
+    pi = softmax_policy(theta)
+    for _ in range(int(iterations)):
+        Q = evaluate(P, r, pi, g, mu0, check=False).Q
+        theta = theta + (eta / (1.0 - g)) * Q
+        pi = softmax_policy(theta)
+    return pi

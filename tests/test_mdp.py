@@ -136,3 +136,26 @@ def test_bad_input_is_named() -> None:
         mdp.evaluate(P, r, negative, 0.9, mu0)
     with pytest.raises(ValueError, match="eta .*step size"):
         mdp.mirror_descent_step(pi, rng.standard_normal(pi.shape), 0.0)
+
+
+def test_natural_policy_gradient_matches_a_slow_loop_and_converges() -> None:
+    """NPG against a per-instance loop written from Agarwal et al.'s update theta <- theta + eta/(1-gamma) A
+    (with the slow evaluation from the definitions), and its limit against policy iteration's V*."""
+    rng = np.random.default_rng(6)
+    P, r, _, mu0 = random_mdp(rng, 3, 3, 2, state_rewards=False)
+    gamma, eta, steps = 0.8, 0.5, 7
+    pi = mdp.natural_policy_gradient(P, r, gamma, mu0, eta, steps)
+    for i in range(3):
+        theta = np.zeros((3, 2))
+        for _ in range(steps):
+            policy = np.exp(theta) / np.exp(theta).sum(axis=1, keepdims=True)
+            _, _, A, _, _ = slow_evaluation(P[i], r[i], policy, gamma, mu0[i])
+            theta = theta + eta / (1 - gamma) * A
+        np.testing.assert_allclose(pi[i], np.exp(theta) / np.exp(theta).sum(axis=1, keepdims=True), atol=1e-10)
+    far = mdp.natural_policy_gradient(P, r, gamma, mu0, 5.0, 200)
+    _, V_star = mdp.policy_iteration(P, r, gamma, mu0)
+    np.testing.assert_allclose(mdp.evaluate(P, r, far, gamma, mu0).V, V_star, atol=1e-9)
+    with pytest.raises(ValueError, match="eta"):
+        mdp.natural_policy_gradient(P, r, gamma, mu0, -1.0, 3)
+    with pytest.raises(ValueError, match="iterations"):
+        mdp.natural_policy_gradient(P, r, gamma, mu0, 1.0, 2.5)
