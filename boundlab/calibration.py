@@ -143,7 +143,7 @@ CLAIMS = [
         RATE,
         _NOTE,
         variable="n",
-        margin=0.1,
+        exponent_margin=0.1,
         mutants=(
             Mutant("exponent-plus-quarter", Asymptotic(Q, "Theta", n**0.75), "Exponent too large by 0.25."),
             Mutant("upper-bound-too-small", Asymptotic(Q, "O", n**0.25), "An O(n^0.25) bound: too slow."),
@@ -155,7 +155,7 @@ CLAIMS = [
         Relation(sp.Le(Expectation(Q), 1)),
         MEAN,
         _NOTE,
-        margin=0.3,
+        relative_margin=0.3,
         mutants=(Mutant("half-the-bound", Relation(sp.Le(Expectation(Q), sp.Rational(1, 2))), "Bound off by 2x."),),
     ),
     ExpectationClaim(
@@ -164,7 +164,7 @@ CLAIMS = [
         Relation(sp.Le(Expectation(Q), 1)),
         SLOW,
         _NOTE,
-        margin=2.0,
+        relative_margin=2.0,
     ),
     SureClaim(
         "product-at-most-one",
@@ -185,7 +185,7 @@ CLAIMS = [
         Probability(Relation(sp.Gt(M, HOEFFDING)), delta),
         TAIL,
         _NOTE,
-        margin=0.25,
+        relative_margin=0.25,
         description="The sample mean of m standard Gaussians exceeds sqrt(2 log(1/delta)/m) with probability at "
         "most delta (true, and loose: the exact tail is 0.007-0.036 at delta 0.05-0.2).",
         mutants=(

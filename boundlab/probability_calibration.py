@@ -59,7 +59,7 @@ class Case:
                                 outputs=("Q", "B"))
         return HighProbabilityClaim(
             "case", PAPER, Probability(Relation(sp.Gt(Q, B)), delta), experiment,
-            reconstructed("Synthetic: the exceedance probability is known by construction."), margin=MARGIN,
+            reconstructed("Synthetic: the exceedance probability is known by construction."), relative_margin=MARGIN,
             mutants=(Mutant("half-delta", Probability(Relation(sp.Gt(Q, B)), delta / 2), "delta off by 2x."),))
 
     def points(self, seed: int) -> list[PointData]:

@@ -93,7 +93,7 @@ class RateCase:
                         for name, (order, shape) in ((m, _split(e)) for m, e in self.mutants))
         return RateClaim(f"case-{stable_int(self.name) % 10**8}", PAPER, Asymptotic(Q, self.order, self.shape),
                          experiment, reconstructed("Synthetic: the truth is known."), variable="n",
-                         margin=self.margin, mutants=mutants)
+                         exponent_margin=self.margin, mutants=mutants)
 
     def decide(self, seed: int) -> tuple[str, float]:
         """(verdict, resolution on the claim's relevant side) on one draw of the truth."""

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace
 
+from boundlab.backends import to_numpy
+
 #: Rows of kernels and policies must sum to one within this (relative to float64 rounding of sums of S terms).
 SIMPLEX_TOL = 1e-9
 
@@ -42,14 +44,7 @@ class Evaluation:
 
 def _host(x: Any) -> np.ndarray:
     """A NumPy copy of an array of any backend (for validation only)."""
-    if isinstance(x, np.ndarray | np.generic | int | float):
-        return np.asarray(x)
-    if hasattr(x, "get") and type(x).__module__.startswith("cupy"):
-        return np.asarray(x.get())
-    try:
-        return np.from_dlpack(x)
-    except (TypeError, AttributeError, RuntimeError, BufferError):
-        return np.asarray(x)
+    return to_numpy(x)
 
 
 def _check_distributions(x: Any, name: str, xp: Any) -> None:

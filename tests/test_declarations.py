@@ -27,7 +27,7 @@ def _experiment(full_points: tuple[dict, ...] = tuple(grid(n=[10, 30, 100, 300])
 def _rate(experiment: Experiment, statement: Asymptotic | None = None, **kwargs) -> RateClaim:
     return RateClaim("rate", PAPER, statement or Asymptotic(Q, "Theta", sp.sqrt(n)), experiment,
                      reconstructed("test"), variable="n",
-                     **{"margin": 0.1, "mutants": (Mutant("faster", Asymptotic(Q, "Theta", n), "x"),
+                     **{"exponent_margin": 0.1, "mutants": (Mutant("faster", Asymptotic(Q, "Theta", n), "x"),
                                                    Mutant("slower", Asymptotic(Q, "Theta", sp.Integer(1)), "x")),
                         **kwargs})
 

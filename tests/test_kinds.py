@@ -147,7 +147,7 @@ def _claim(statement: Probability, mutants: tuple[boundlab.Mutant, ...], **kw: o
                                      outputs=("Q",))
     paper = boundlab.Paper("p", "t", ("a",), "v", 2026, "none")
     return HighProbabilityClaim("c", paper, statement, experiment, boundlab.reconstructed("x"),
-                                mutants=mutants, **{"margin": 0.25, **kw})
+                                mutants=mutants, **{"relative_margin": 0.25, **kw})
 
 
 def test_high_probability_load_time_checks() -> None:
@@ -156,8 +156,8 @@ def test_high_probability_load_time_checks() -> None:
     assert _claim(Probability(event, delta), (good,)).kind == "high-probability"
     assert _claim(Probability(event, delta), (boundlab.Mutant("low-bound", Probability(Relation(sp.Gt(Q, 0.5)),
                                                                                      delta), "d"),))
-    with pytest.raises(UsageError, match="margin"):
-        _claim(Probability(event, delta), (good,), margin=0)
+    with pytest.raises(UsageError, match="relative_margin"):
+        _claim(Probability(event, delta), (good,), relative_margin=0)
     with pytest.raises(TypeError):
         HighProbabilityClaim("c", None, Probability(event, delta), None, None)  # margin is required
     with pytest.raises(UsageError, match=r"delta must lie in \(0, 1\)"):
@@ -210,7 +210,7 @@ EXPERIMENT = Experiment("normal-tail", "Z standard normal", {"quick": BUDGET, "s
 CLAIMS = [
     HighProbabilityClaim(
         "tail-below-quantile", PAPER, Probability(Relation(sp.Gt(Z, T + 0.5)), delta), EXPERIMENT,
-        reconstructed("a shifted Gaussian quantile"), margin=0.5,
+        reconstructed("a shifted Gaussian quantile"), relative_margin=0.5,
         mutants=(Mutant("at-the-quantile-a-quarter-delta", Probability(Relation(sp.Gt(Z, T)), delta / 4),
                         "the exact quantile's tail is delta, not delta/4"),),
     ),

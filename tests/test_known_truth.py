@@ -42,7 +42,8 @@ MODULE = textwrap.dedent('''
 
 
     def claim(name, order, shape, margin, mutants):
-        return RateClaim(name, PAPER, Asymptotic(Q, order, shape), EXPERIMENT, NOTE, variable="T", margin=margin,
+        return RateClaim(name, PAPER, Asymptotic(Q, order, shape), EXPERIMENT, NOTE, variable="T",
+                         exponent_margin=margin,
                          mutants=tuple(Mutant(m, Asymptotic(Q, o, s), "neighbour") for m, o, s in mutants))
 
 

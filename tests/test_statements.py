@@ -71,15 +71,15 @@ def test_missing_quantity_is_a_clear_error() -> None:
 def test_claims_reject_statements_of_the_wrong_form() -> None:
     Q = sp.Symbol("Q")
     with pytest.raises(UsageError, match="Asymptotic"):
-        RateClaim("bad", PAPER, Relation(sp.Le(Q, 1)), RATE, reconstructed("x"), variable="n", margin=0.1)
+        RateClaim("bad", PAPER, Relation(sp.Le(Q, 1)), RATE, reconstructed("x"), variable="n", exponent_margin=0.1)
     with pytest.raises(UsageError, match="expectation"):
         SureClaim("bad", PAPER, Relation(sp.Le(Expectation(Q), 1)), RATE, reconstructed("x"), rtol=0.0, atol=0.0)
     for kind, given in ((SureClaim, {"rtol": 0.0}), (LimitClaim, {"tol": 1e-6}), (ExpectationClaim, {}),
-                        (RateClaim, {"margin": 0.1})):
+                        (RateClaim, {"exponent_margin": 0.1})):
         # what decides a verdict has no silent default: a missing tolerance or margin is an error naming it
         with pytest.raises(TypeError, match="missing .*required keyword-only argument"):
             kind("x", PAPER, Relation(sp.Le(Q, 1)), RATE, reconstructed("x"), **given)
     with pytest.raises(UsageError, match="kebab-case"):
-        RateClaim("Bad_Name", PAPER, Asymptotic(Q, "O", T), RATE, reconstructed("x"), variable="n", margin=0.1)
+        RateClaim("Bad_Name", PAPER, Asymptotic(Q, "O", T), RATE, reconstructed("x"), variable="n", exponent_margin=0.1)
     with pytest.raises(UsageError, match="order"):
         Asymptotic(Q, "BigO", T)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ EXPERIMENT = Experiment("{stem}-exp", "Q = level + noise.", {{"quick": _B, "stan
                         measure=measure{outputs})
 CLAIMS = [
     ExpectationClaim("{claim}", PAPER, Relation(sp.Le(Expectation(Q), {bound})), EXPERIMENT,
-                     reconstructed("test"), margin=0.05),
+                     reconstructed("test"), relative_margin=0.05),
 ]
 {extra}
 '''

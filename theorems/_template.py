@@ -145,7 +145,7 @@ CLAIMS = [
         description="The mean absolute deviation of the sample mean falls like m^{-1/2}. Margin 0.1 of an "
         "exponent: the deviation's law is exactly sigma sqrt(2 / (pi m)) up to O(1/m) lattice corrections.",
         variable="m",
-        margin=0.1,
+        exponent_margin=0.1,
         mutants=(
             slower(RATE, m ** sp.Rational(1, 5), name="rate-m-to-minus-0p7",
                    why="A faster false decay m^{-0.7}, 0.2 away: near the check's resolution."),
@@ -175,7 +175,7 @@ CLAIMS = [
         quoted("Hoeffding (1963), Theorem 1 in the form (2.3): P[Xbar - p >= t] <= exp(-2 m t^2)."),
         description="The sample mean exceeds p by more than sqrt(log(1/delta) / (2m)) with probability at most "
         "delta.",
-        margin=0.5,  # the relative slack a pass allows: the upper confidence bound must be <= 1.5 delta
+        relative_margin=0.5,  # the relative slack a pass allows: the upper confidence bound must be <= 1.5 delta
         mutants=(
             Mutant("half-the-deviation",
                    Probability(Relation(sp.Gt(excess, sp.sqrt(sp.log(1 / delta) / (8 * m)))), delta),

@@ -158,7 +158,7 @@ CLAIMS = [
         "of log T, with an additive constant for the lower-order terms. " + _LOG_MARGIN,
         assumptions=_ASSUMPTIONS,
         variable="T",
-        margin=0.25,
+        exponent_margin=0.25,
         mutants=(
             slower(UPPER_PSEUDO, sp.sqrt(sp.log(T)), name="sqrt-log-horizon",
                    why="A tighter false upper bound: regret O(sqrt(log T))."),
@@ -178,7 +178,7 @@ CLAIMS = [
         "comparator of the adversarial setting in the paper's introduction. " + _LOG_MARGIN,
         assumptions=_ASSUMPTIONS,
         variable="T",
-        margin=0.25,
+        exponent_margin=0.25,
         mutants=(
             slower(UPPER_HINDSIGHT, sp.sqrt(sp.log(T)), name="sqrt-log-horizon",
                    why="A tighter false upper bound: regret against the best predictor O(sqrt(log T))."),
@@ -196,7 +196,7 @@ CLAIMS = [
         "sigma. " + _EXPONENT_MARGIN,
         assumptions=_ASSUMPTIONS,
         variable="sigma",
-        margin=0.2,
+        exponent_margin=0.2,
         mutants=(
             slower(SLOPE, sigma, name="sigma-linear",
                    why="Linear dependence on the noise level (sigma instead of sigma^2)."),
@@ -213,7 +213,7 @@ CLAIMS = [
         + _EXPONENT_MARGIN,
         assumptions=_ASSUMPTIONS,
         variable="d",
-        margin=0.2,
+        exponent_margin=0.2,
         mutants=(
             faster(SLOPE, d, name="d-squared", why="Quadratic dependence on the dimension, as in cruder analyses."),
             slower(SLOPE, sp.sqrt(d), name="sqrt-d", why="Square-root dependence on the dimension."),
@@ -230,7 +230,7 @@ CLAIMS = [
         "algorithms, which a simulation of one algorithm cannot test. " + _LOG_MARGIN,
         assumptions=_ASSUMPTIONS,
         variable="T",
-        margin=0.25,
+        exponent_margin=0.25,
         mutants=(
             Mutant("log-squared-horizon", Asymptotic(R_pseudo, "Omega", sigma**2 * d * sp.log(T) ** 2),
                    "A larger false lower bound: regret Omega(log^2 T)."),

@@ -336,7 +336,7 @@ CLAIMS = [
         assumptions=("our quasi-Newton solver with a fixed stopping rule; counts depend on the solver, the trend "
                      "should not",),
         variable="k",
-        margin=0.25,
+        exponent_margin=0.25,
         mutants=(
             faster(BOUNDED_ITERATIONS, k, order="Omega", name="iterations-grow-linearly",
                    why="Larger k makes the objective less smooth, so iterations grow at least linearly in k."),

@@ -113,7 +113,7 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
 class ExpectationClaim(Claim):
     """E[Q] <= B (or >=, =) at each sweep point, with a relative margin and Holm's correction over points."""
 
-    margin: float
+    relative_margin: float
     alpha: float = 0.05
     kind: ClassVar[str] = "expectation"
     calibration_cases: ClassVar[str] = "boundlab.calibration:mean_verdict"
@@ -126,7 +126,7 @@ class ExpectationClaim(Claim):
             raise UsageError(f"Claim {self.id}: write the measured side of an expectation claim as E[Q].")
 
     def settings(self) -> dict[str, Any]:
-        return {"margin": self.margin, "alpha": self.alpha}
+        return {"relative_margin": self.relative_margin, "alpha": self.alpha}
 
     def decide(self, statement: Statement, points: Sequence[PointData], rng: np.random.Generator,
                searched: Searched | None = None) -> Decision:
@@ -136,7 +136,7 @@ class ExpectationClaim(Claim):
             lhs, rhs = statement.evaluate(p.values)
             n = len(p.replay)
             evidence.append(MeanEvidence(p.params, np.broadcast_to(lhs, (n,)), np.broadcast_to(rhs, (n,))))
-        return decide_expectation(evidence, statement.op, self.margin, self.alpha)
+        return decide_expectation(evidence, statement.op, self.relative_margin, self.alpha)
 
     @staticmethod
     def figure(result: Result, axes: list[Axes]) -> None:

@@ -148,14 +148,14 @@ def _numbers(expr: sp.Expr, points: Sequence[Mapping[str, Any]]) -> np.ndarray |
 class HighProbabilityClaim(Claim):
     """P[Q > B] <= delta (or P[Q < B] <= delta) at each sweep point; see the module docstring.
 
-    ``margin`` (required, in (0, 1]): the relative slack a pass allows, delta (1 + margin). Checked when the
+    ``relative_margin`` (required, in (0, 1]): the relative slack a pass allows, delta (1 + margin). Checked when the
     module loads: delta in (0, 1) at every sweep point of every fidelity, a budget large enough for a pass to be
     possible at all, and at least one mutant on the side where the claim can fail (a smaller delta, or a bound
     B that makes the event more likely: smaller for Q > B, larger for Q < B); a mutant the claim implies is
     rejected, since it could never be refuted.
     """
 
-    margin: float
+    relative_margin: float
     alpha: float = 0.05
     kind: ClassVar[str] = "high-probability"
     statement_type: ClassVar[type[Statement]] = Probability
@@ -163,9 +163,9 @@ class HighProbabilityClaim(Claim):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not (isinstance(self.margin, (int, float)) and 0 < self.margin <= 1):
-            raise UsageError(f"Claim {self.id}: margin must be a number in (0, 1] (a relative slack on delta), got "
-                             f"{self.margin!r}.")
+        if not (isinstance(self.relative_margin, (int, float)) and 0 < self.relative_margin <= 1):
+            raise UsageError(f"Claim {self.id}: relative_margin must be a number in (0, 1] (a relative slack on "
+                             f"delta), got {self.relative_margin!r}.")
         if not 0 < self.alpha < 0.5:
             raise UsageError(f"Claim {self.id}: alpha must lie in (0, 0.5), got {self.alpha!r}.")
         for fidelity in FIDELITIES:
@@ -176,12 +176,12 @@ class HighProbabilityClaim(Claim):
                 self._levels(label, statement, points, fidelity)
             delta = self._levels("statement", self.statement, points, fidelity)
             best = 1.0 - (self.alpha / len(points)) ** (1.0 / budget.replicates)  # upper bound with no exceedance
-            if np.any(best > delta * (1.0 + self.margin)):
+            if np.any(best > delta * (1.0 + self.relative_margin)):
                 raise UsageError(
                     f"Claim {self.id}: with {budget.replicates} replicates per point ({fidelity}) the upper bound on "
-                    f"the probability cannot fall below delta (1 + {self.margin:g}) = "
-                    f"{float(np.min(delta)) * (1 + self.margin):.3g} even with no exceedance ({best:.3g}): the claim "
-                    "could never be consistent. Add replicates.")
+                    f"the probability cannot fall below delta (1 + {self.relative_margin:g}) = "
+                    f"{float(np.min(delta)) * (1 + self.relative_margin):.3g} even with no exceedance ({best:.3g}): "
+                    "the claim could never be consistent. Add replicates.")
         self._check_mutants()
 
     def _levels(self, label: str, statement: Statement, points: Sequence[Mapping[str, Any]], fidelity: str
@@ -236,7 +236,7 @@ class HighProbabilityClaim(Claim):
         self._sides = sides
 
     def settings(self) -> dict[str, Any]:
-        return {"margin": self.margin, "alpha": self.alpha}
+        return {"relative_margin": self.relative_margin, "alpha": self.alpha}
 
     def decide(self, statement: Statement, points: Sequence[PointData], rng: np.random.Generator,
                searched: Searched | None = None) -> Decision:
@@ -249,7 +249,7 @@ class HighProbabilityClaim(Claim):
             exceed = statement.exceeds(lhs, rhs) | undefined
             level = float(np.asarray(statement.level_function(p.params)).reshape(-1)[0])
             evidence.append(ExceedanceEvidence(p.params, exceed, level, int(undefined.sum())))
-        return decide_high_probability(evidence, self.margin, self.alpha)
+        return decide_high_probability(evidence, self.relative_margin, self.alpha)
 
     @staticmethod
     def headline(result: Result) -> str:

@@ -175,7 +175,7 @@ MIN_RATE_REPLICATES = 32
 class RateClaim(Claim):
     """Q = O/Theta/Omega(g) in ``variable``, decided on the deviation from the claimed law in the claim's units.
 
-    ``margin`` (required) is the deviation tolerated, in the claim's units: an exponent of the variable for
+    ``exponent_margin`` (required) is the deviation tolerated, in the claim's units: an exponent of the variable for
     shapes with a power of it, a power of log(variable) for pure log factors and constants (``units``, derived
     from the shape unless given). ``offset`` (derived unless given): whether the fit allows an additive constant,
     a lower-order term exactly when the shape grows. Mutants must lie on the side where the claim can fail and
@@ -184,7 +184,7 @@ class RateClaim(Claim):
     """
 
     variable: str
-    margin: float
+    exponent_margin: float
     units: Literal["power", "log-power"] | None = None
     offset: bool | None = None
     alpha: float = 0.05
@@ -195,9 +195,9 @@ class RateClaim(Claim):
     def __post_init__(self) -> None:
         super().__post_init__()
         assert isinstance(self.statement, Asymptotic)
-        if not (isinstance(self.margin, (int, float)) and 0 < self.margin < 8):
-            raise UsageError(f"Claim {self.id}: margin must be a number in (0, 8) in the claim's units, got "
-                             f"{self.margin!r}.")
+        if not (isinstance(self.exponent_margin, (int, float)) and 0 < self.exponent_margin < 8):
+            raise UsageError(f"Claim {self.id}: exponent_margin must be a number in (0, 8) in the claim's units, got "
+                             f"{self.exponent_margin!r}.")
         if not 0 < self.alpha < 0.5:
             raise UsageError(f"Claim {self.id}: alpha must lie in (0, 0.5), got {self.alpha!r}.")
         shape = self.statement.shape
@@ -280,11 +280,11 @@ class RateClaim(Claim):
             except MeasurementError:
                 break  # a shape names something the sweep lacks: the declaration check reports it by name
             for name, distance in distances.items():
-                if not abs(distance) > self.margin:
+                if not abs(distance) > self.exponent_margin:
                     raise UsageError(
                         f"Claim {self.id}: mutant {name} lies {abs(distance):.3g} from the claim over the "
-                        f"{fidelity} sweep ({self.units} units), within the margin {self.margin:g}: it could never "
-                        "be refuted.")
+                        f"{fidelity} sweep ({self.units} units), within the margin {self.exponent_margin:g}: it could "
+                        "never be refuted.")
         return sides
 
     def _distances(self, fidelity: str, sides: Mapping[str, str]) -> dict[str, float]:
@@ -317,8 +317,8 @@ class RateClaim(Claim):
         return Nearest(above=best.get("above"), below=best.get("below"))
 
     def settings(self) -> dict[str, Any]:
-        return {"variable": self.variable, "margin": self.margin, "units": self.units, "offset": self.offset,
-                "alpha": self.alpha, "mutant_sides": dict(self._sides)}
+        return {"variable": self.variable, "exponent_margin": self.exponent_margin, "units": self.units,
+                "offset": self.offset, "alpha": self.alpha, "mutant_sides": dict(self._sides)}
 
     def decide(self, statement: Statement, points: Sequence[PointData], rng: np.random.Generator,
                searched: Searched | None = None) -> Decision:
@@ -331,7 +331,7 @@ class RateClaim(Claim):
             samples,
             shape,
             statement.order,
-            self.margin,
+            self.exponent_margin,
             self.alpha,
             self.units or "power",
             bool(self.offset),

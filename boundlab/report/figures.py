@@ -88,7 +88,7 @@ def estimates_against_bound(result: Result, axes: list[Axes], *, estimate: str, 
     else:
         ax2.plot(x, ratio, "o-", color=BLUE, ms=4, label=f"{estimate.split(' (')[0]} / {bound}")
     ax2.axhline(1.0, color=RED, lw=1, label=bound)
-    margin = result.settings.get("margin", 0.0)
+    margin = result.details.get("margin", 0.0)
     if margin:
         ax2.axhline(1.0 + margin, color=RED, lw=0.8, ls=":", label=f"{bound} x (1 + {margin:g})")
     _log_x_if_wide(ax2, name, x)
