@@ -146,13 +146,13 @@ LARGE_K = Experiment(
     "large-k",
     "QROT by cvxpy (CLARABEL, tolerance 1e-12); its largest column support k*; our semi-dual at k* and k* - 1."
     + INSTANCE_SEARCH_NOTE,
-    # Search evaluations per dimension (24 to 144 dimensions): two per dimension in the quick search.
+    # Search evaluations per dimension (24 to 144 dimensions): one per dimension at quick, two at standard.
     budgets(
         {"m": [6, 10], "n": [6, 10], "gamma": [0.1, 0.5], "marginals": MARGINALS},
         block=16,
         restarts=1,
         evaluations=2,
-        quick=at(replicates=8, m=6, n=6, gamma=0.5),
+        quick=at(replicates=8, m=6, n=6, gamma=0.5, evaluations=1),  # a token search: one gradient step
         standard=at(replicates=16),
         full=at(replicates=32, m=[6, 12, 24], n=[6, 12, 24], gamma=[0.1, 0.5, 2.0], restarts=3, evaluations=8),
     ),
@@ -180,7 +180,7 @@ ITERATIONS = Experiment(
     budgets(
         {"k": [2, 3, 5, 8, 13, 20, 30, 50], "m": 50, "n": 50, "gamma": 0.5, "marginals": "uniform"},
         block=32,
-        quick=at(replicates=32, k=[2, 3, 5, 8, 13, 20, 30], m=30, n=30),
+        quick=at(replicates=32, k=[2, 3, 5, 8, 13, 20], m=20, n=20),
         standard=at(replicates=32),
         full=at(replicates=64, k=[2, 3, 5, 8, 13, 20, 30, 50, 80], m=80, n=80),
     ),
