@@ -1,7 +1,8 @@
 """Independent reference solvers for sparsity-constrained OT (single instance, NumPy in, floats out).
 
 Each function is small, names the solver it uses, checks the solver status and raises ``RuntimeError`` on
-failure.  Conventions are those of :mod:`solvers.sparse_ot` (POT's): ``Omega(t) = gamma/2 ||t||^2``, at most
+failure.  The cvxpy programs are built once per shape with the data as parameters (DPP), so repeated solves skip
+cvxpy's compilation.  Conventions are those of :mod:`solvers.sparse_ot` (POT's): ``Omega(t) = gamma/2 ||t||^2``, at most
 ``k`` nonzeros per column of the plan.
 
 * :func:`dual_dk_cvxpy`            D_k, ``cp.sum_largest(cp.square(cp.pos(.)), k)``, CLARABEL;
@@ -15,9 +16,11 @@ failure.  Conventions are those of :mod:`solvers.sparse_ot` (POT's): ``Omega(t) 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import itertools
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -26,6 +29,8 @@ import numpy as np
 import ot
 
 _OK = ("optimal",)
+# the compiled problems below are shared by every caller in a process: one solve at a time per process
+_SOLVING = threading.Lock()
 
 
 def _check(prob: cp.Problem, what: str) -> None:
@@ -50,6 +55,23 @@ def dual_dk_cvxpy(a: np.ndarray, b: np.ndarray, C: np.ndarray, gamma: float, k: 
     return float(prob.value)
 
 
+@functools.lru_cache(maxsize=32)
+def _semi_dual_sk_problem(m: int, n: int, k: int) -> tuple[cp.Problem, cp.Parameter, cp.Parameter, cp.Parameter,
+                                                           cp.Parameter]:
+    """The S_k enumeration program for one shape, with a, b, C and w_j = 2 gamma b_j as parameters (DPP: compiled
+    once, then only the parameter values change); each epigraph constraint is multiplied through by w_j."""
+    a, b = cp.Parameter(m), cp.Parameter(n, nonneg=True)
+    C, w = cp.Parameter((m, n)), cp.Parameter(n, nonneg=True)
+    alpha, u = cp.Variable(m), cp.Variable(n)
+    cons = []
+    for j in range(n):
+        for S in itertools.combinations(range(m), k):
+            mu = cp.Variable()
+            idx = list(S)
+            cons.append(w[j] * u[j] >= w[j] * mu + cp.sum(cp.square(cp.pos(alpha[idx] - C[idx, j] - mu))))
+    return cp.Problem(cp.Maximize(a @ alpha - b @ u), cons), a, b, C, w
+
+
 def semi_dual_sk_enumeration(a: np.ndarray, b: np.ndarray, C: np.ndarray, gamma: float, k: int) -> float:
     """S_k with one epigraph constraint per (support S, column j), |S| = k (CLARABEL; m <= 6).
 
@@ -59,44 +81,58 @@ def semi_dual_sk_enumeration(a: np.ndarray, b: np.ndarray, C: np.ndarray, gamma:
     m, n = C.shape
     if m > 6:
         raise ValueError("semi_dual_sk_enumeration: m must be <= 6 (it enumerates C(m, k) supports)")
-    alpha, u = cp.Variable(m), cp.Variable(n)
-    cons = []
-    for j in range(n):
-        for S in itertools.combinations(range(m), k):
-            mu = cp.Variable()
-            idx = list(S)
-            quad = cp.sum(cp.square(cp.pos(alpha[idx] - C[idx, j] - mu))) / (2 * gamma * b[j])
-            cons.append(u[j] >= mu + quad)
-    prob = cp.Problem(cp.Maximize(a @ alpha - b @ u), cons)
-    prob.solve(solver="CLARABEL")
-    _check(prob, "S_k enumeration")
-    return float(prob.value)
+    prob, a_par, b_par, C_par, w_par = _semi_dual_sk_problem(m, n, int(k))
+    with _SOLVING:
+        a_par.value, b_par.value, C_par.value, w_par.value = a, b, C, 2 * gamma * b
+        prob.solve(solver="CLARABEL")
+        _check(prob, "S_k enumeration")
+        return float(prob.value)
+
+
+@functools.lru_cache(maxsize=32)
+def _primal_pk_problem(m: int, n: int, k: int, gamma: float) -> tuple[cp.Problem, cp.Parameter, cp.Parameter,
+                                                                     cp.Parameter]:
+    """The P_k MIQP for one shape and gamma, with a, b and C as parameters (compiled once)."""
+    a, b, C = cp.Parameter(m), cp.Parameter(n, nonneg=True), cp.Parameter((m, n))
+    T = cp.Variable((m, n), nonneg=True)
+    Z = cp.Variable((m, n), boolean=True)
+    cons = [cp.sum(T, axis=1) == a, cp.sum(T, axis=0) == b, T <= Z @ cp.diag(b), cp.sum(Z, axis=0) <= k]
+    return cp.Problem(cp.Minimize(cp.sum(cp.multiply(T, C)) + gamma / 2 * cp.sum_squares(T)), cons), a, b, C
 
 
 def primal_pk_miqp(a: np.ndarray, b: np.ndarray, C: np.ndarray, gamma: float, k: int) -> float:
     """P_k exactly: MIQP with ``T <= Z diag(b)``, ``sum_i Z_ij <= k``, Z boolean (SCIP).  +inf if infeasible."""
     m, n = C.shape
+    prob, a_par, b_par, C_par = _primal_pk_problem(m, n, int(k), float(gamma))
+    with _SOLVING:
+        a_par.value, b_par.value, C_par.value = a, b, C
+        prob.solve(solver="SCIP")
+        if prob.status in ("infeasible", "infeasible_inaccurate"):
+            return math.inf
+        _check(prob, "P_k MIQP")
+        return float(prob.value)
+
+
+@functools.lru_cache(maxsize=32)
+def _qrot_problem(m: int, n: int, gamma: float) -> tuple[cp.Problem, cp.Variable, cp.Parameter, cp.Parameter,
+                                                         cp.Parameter]:
+    """The QROT QP for one shape and gamma, with a, b and C as parameters (compiled once)."""
+    a, b, C = cp.Parameter(m), cp.Parameter(n), cp.Parameter((m, n))
     T = cp.Variable((m, n), nonneg=True)
-    Z = cp.Variable((m, n), boolean=True)
-    cons = [cp.sum(T, axis=1) == a, cp.sum(T, axis=0) == b, T <= cp.multiply(Z, np.tile(b, (m, 1))),
-            cp.sum(Z, axis=0) <= k]
-    prob = cp.Problem(cp.Minimize(cp.sum(cp.multiply(T, C)) + gamma / 2 * cp.sum_squares(T)), cons)
-    prob.solve(solver="SCIP")
-    if prob.status in ("infeasible", "infeasible_inaccurate"):
-        return math.inf
-    _check(prob, "P_k MIQP")
-    return float(prob.value)
+    prob = cp.Problem(cp.Minimize(cp.sum(cp.multiply(T, C)) + gamma / 2 * cp.sum_squares(T)),
+                      [cp.sum(T, axis=1) == a, cp.sum(T, axis=0) == b])
+    return prob, T, a, b, C
 
 
 def qrot_cvxpy(a: np.ndarray, b: np.ndarray, C: np.ndarray, gamma: float) -> tuple[float, np.ndarray]:
     """Quadratically regularised OT ``min_{T in U(a,b)} <T,C> + gamma/2 ||T||^2`` (CLARABEL): value, plan."""
-    T = cp.Variable(C.shape, nonneg=True)
-    prob = cp.Problem(cp.Minimize(cp.sum(cp.multiply(T, C)) + gamma / 2 * cp.sum_squares(T)),
-                      [cp.sum(T, axis=1) == a, cp.sum(T, axis=0) == b])
-    prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, tol_ktratio=1e-10,
-               max_iter=500)
-    _check(prob, "QROT QP")
-    return float(prob.value), np.maximum(np.asarray(T.value), 0.0)
+    prob, T, a_par, b_par, C_par = _qrot_problem(*C.shape, float(gamma))
+    with _SOLVING:
+        a_par.value, b_par.value, C_par.value = a, b, C
+        prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, tol_ktratio=1e-10,
+                   max_iter=500)
+        _check(prob, "QROT QP")
+        return float(prob.value), np.maximum(np.asarray(T.value), 0.0)
 
 
 def ot_exact(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> tuple[float, np.ndarray]:
