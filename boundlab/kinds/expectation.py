@@ -68,7 +68,7 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
         point["rejected"] = bool(rej)
     ratios = [p["ratio"] for p in points if p["ratio"] is not None]
     tightness = max(ratios) if ratios and op == "<=" else (min(ratios) if ratios and op == ">=" else None)
-    details = {"margin": margin, "alpha": alpha, "correction": "Holm"}
+    details = {"margin": margin, "alpha": alpha, "correction": "Holm", "op": op}
     resolution = {"relative_deviation": _f(max(detectable)), "power": 0.8, "margin": margin,
                   "meaning": "the smallest relative deviation of the mean from the bound (beyond the margin, on the "
                   "side the claim can fail) that the test detects with 80% power at the worst sweep point"}
@@ -137,6 +137,21 @@ class ExpectationClaim(Claim):
             n = len(p.replay)
             evidence.append(MeanEvidence(p.params, np.broadcast_to(lhs, (n,)), np.broadcast_to(rhs, (n,))))
         return decide_expectation(evidence, statement.op, self.relative_margin, self.alpha)
+
+    @staticmethod
+    def headline(result: Result) -> str:
+        """The mean / bound at the point farthest from the bound on the side the claim can fail (both sides for
+        "=="), with its Holm-level interval, and the resolution."""
+        scored = [p for p in result.points if p.get("ratio") is not None and p.get("bound")]
+        if not scored:
+            return "—"
+        op = result.details.get("op", "<=")
+        key = {"<=": lambda q: q["ratio"], ">=": lambda q: -q["ratio"]}.get(op, lambda q: abs(q["ratio"] - 1.0))
+        p = max(scored, key=key)
+        low, high = sorted(x / p["bound"] for x in p["ci"])
+        res = (result.resolution or {}).get("relative_deviation")
+        tail = f", resolution {res:.2g}" if res is not None else ""
+        return f"mean/bound {p['ratio']:.4g} [{low:.4g}, {high:.4g}]{tail}"
 
     @staticmethod
     def figure(result: Result, axes: list[Axes]) -> None:
