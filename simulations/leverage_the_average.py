@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from boundlab import Box, Product, RowStochastic, to_numpy
+from boundlab import Box, Product, to_numpy
+from simulations.mdp_instances import dirichlet_kernel_logits, kernel_space
 from solvers import mdp
 
-LOGIT = 8.0
 R_MAX = 1  # rewards lie in [0, R_MAX]
 
 
@@ -39,12 +39,12 @@ def mdp_error_space(params: Mapping[str, Any]) -> Product:
     S, A, K, e = _sizes(params)
 
     def sample(rng: np.random.Generator, n: int) -> np.ndarray:
-        kernel = np.log(np.maximum(rng.dirichlet(np.full(S, 0.3), size=(n, S * A)), 1e-300)).reshape(n, -1)
+        kernel = dirichlet_kernel_logits(rng, n, S, A)
         rewards = rng.uniform(0.0, R_MAX, size=(n, S * A))
         errors = rng.uniform(-e, e, size=(n, K * S * A))
         return np.clip(np.concatenate([kernel, rewards, errors], axis=1), space.low, space.high)
 
-    space = Product(sampler=sample, kernel=RowStochastic(S * A, S, -LOGIT, LOGIT), rewards=Box(0.0, R_MAX, S * A),
+    space = Product(sampler=sample, kernel=kernel_space(S, A), rewards=Box(0.0, R_MAX, S * A),
                     errors=Box(-e, e, K * S * A))
     return space
 
@@ -98,8 +98,8 @@ def evaluate_schemes(params: Mapping[str, Any], instances: Mapping[str, np.ndarr
     pi_md, q_norm = md_vi(P, r, errors, gamma, lam, xp)
     pi_avi = approximate_vi(P, r, errors, gamma, xp)
     norms = xp.max(xp.abs(errors), axis=(2, 3))  # (n, K)
-    weights = xp.asarray(gamma ** np.arange(K - 2, -1, -1, dtype=float), dtype=r.dtype) if K > 1 else None
-    summed = xp.sum(norms[:, : K - 1] * weights, axis=1) if K > 1 else xp.zeros((n,), dtype=r.dtype)
+    weights = xp.asarray(gamma ** np.arange(K - 2, -1, -1, dtype=float), dtype=r.dtype)  # empty when K = 1
+    summed = xp.sum(norms[:, : K - 1] * weights, axis=1)
     return {
         "err_mdvi": to_numpy(suboptimality(pi_md)),
         "err_avi": to_numpy(suboptimality(pi_avi)),

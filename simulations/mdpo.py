@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from boundlab import Box, Product, RowStochastic, Simplex, to_numpy
+from boundlab import Box, Product, Simplex, to_numpy
+from simulations.mdp_instances import LOGIT, dirichlet_kernel_logits, kernel_space
 from solvers import mdp
-
-LOGIT = 8.0
 
 
 def mdp_space(params: Mapping[str, Any]) -> Product:
@@ -24,12 +23,12 @@ def mdp_space(params: Mapping[str, Any]) -> Product:
     S, A = int(params["S"]), int(params["A"])
 
     def sample(rng: np.random.Generator, n: int) -> np.ndarray:
-        kernel = np.log(np.maximum(rng.dirichlet(np.full(S, 0.3), size=(n, S * A)), 1e-300)).reshape(n, -1)
+        kernel = dirichlet_kernel_logits(rng, n, S, A)
         rewards = rng.uniform(0.0, 1.0, size=(n, S * A))
         rho = np.log(np.maximum(rng.dirichlet(np.ones(S), size=n), 1e-300))
         return np.clip(np.concatenate([kernel, rewards, rho], axis=1), space.low, space.high)
 
-    space = Product(sampler=sample, kernel=RowStochastic(S * A, S, -LOGIT, LOGIT), rewards=Box(0.0, 1.0, S * A),
+    space = Product(sampler=sample, kernel=kernel_space(S, A), rewards=Box(0.0, 1.0, S * A),
                     rho=Simplex(S, -LOGIT, LOGIT))
     return space
 

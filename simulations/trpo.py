@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from boundlab import Box, Product, RowStochastic, Simplex, to_numpy
+from simulations.mdp_instances import LOGIT, dirichlet_kernel_logits, kernel_space
 from solvers import mdp
-
-LOGIT = 8.0  # logits in [-8, 8]: probabilities down to about 3e-7 per entry
 
 
 def mdp_space(params: Mapping[str, Any]) -> Product:
@@ -26,7 +25,7 @@ def mdp_space(params: Mapping[str, Any]) -> Product:
     S, A = int(params["S"]), int(params["A"])
 
     def sample(rng: np.random.Generator, n: int) -> np.ndarray:
-        kernel = np.log(np.maximum(rng.dirichlet(np.full(S, 0.3), size=(n, S * A)), 1e-300)).reshape(n, -1)
+        kernel = dirichlet_kernel_logits(rng, n, S, A)
         rewards = rng.uniform(-1.0, 1.0, size=(n, S))
         mu0 = np.log(np.maximum(rng.dirichlet(np.ones(S), size=n), 1e-300))
         old = rng.standard_normal((n, S * A))
@@ -37,7 +36,7 @@ def mdp_space(params: Mapping[str, Any]) -> Product:
 
     space = Product(
         sampler=sample,
-        kernel=RowStochastic(S * A, S, -LOGIT, LOGIT),
+        kernel=kernel_space(S, A),
         rewards=Box(-1.0, 1.0, S),
         mu0=Simplex(S, -LOGIT, LOGIT),
         pi_old=RowStochastic(S, A, -LOGIT, LOGIT),

@@ -81,8 +81,7 @@ def test_avi_against_a_slow_loop() -> None:
 def test_measured_error_terms() -> None:
     n = 6
     P, r, errors = _instances(PARAMS, n, seed=3)
-    space = mdp_error_space(PARAMS)
-    inst = space.decode(space.sample(np.random.default_rng(3), n))
+    inst = {"kernel": P.reshape(n, -1), "rewards": r.reshape(n, -1), "errors": errors.reshape(n, -1)}
     out = evaluate_schemes(PARAMS, inst, np)
     gamma, K = PARAMS["gamma"], PARAMS["K"]
     np.testing.assert_allclose(out["avg_error"], np.abs(errors.mean(axis=1)).max(axis=(1, 2)), rtol=1e-12)
