@@ -246,17 +246,63 @@ def _count(name: str, seeds: int, verdict_of: Callable[[int], str], want: str, n
     return Rate(name, hits, seeds, nominal)
 
 
-def mean_verdict(seed: int, bound: float, noise: str = "gaussian", replicates: int = 100,
-                 alpha: float = 0.05, op: str = "<=") -> str:
-    """Verdict on E[Q] <= bound (or == bound) at 4 points where E[Q] = 1 exactly (the boundary of the true
-    claim)."""
-    rng = _rng(seed, f"mean-{noise}")
+def _mean_one(noise: str, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Draws with mean exactly one: Gaussian (sd 1), log-normal (sigma 1: skewness 6.2) or exponential
+    (skewness 2)."""
     if noise == "gaussian":
-        q = 1.0 + rng.standard_normal((4, replicates))
-    else:  # log-normal, sigma 1: skewed and heavy-tailed, mean one
-        q = rng.lognormal(-0.5, 1.0, size=(4, replicates))
+        return 1.0 + rng.standard_normal(shape)
+    if noise == "lognormal":
+        return rng.lognormal(-0.5, 1.0, size=shape)
+    if noise == "exponential":
+        return rng.exponential(1.0, size=shape)
+    raise ValueError(f"noise must be 'gaussian', 'lognormal' or 'exponential', not {noise!r}")
+
+
+def mean_verdict(seed: int, bound: float, noise: str = "gaussian", replicates: int = 100,
+                 alpha: float = 0.05, op: str = "<=", mean: float = 1.0) -> str:
+    """Verdict on E[Q] <= bound (or >=, ==) at 4 points where E[Q] = ``mean`` exactly (1: the boundary of the
+    true claim at bound 1)."""
+    rng = _rng(seed, f"mean-{noise}")
+    q = mean * _mean_one(noise, rng, (4, replicates))
     evidence = [MeanEvidence({"point": i}, q[i], np.full(replicates, bound)) for i in range(4)]
     return decide_expectation(evidence, op, 0.0, alpha).verdict
+
+
+def mean_rows(seeds: int) -> tuple[list[Rate], list[Rate]]:
+    """False-violation rows (true claims at their boundary, E[Q] = 1) and power rows for expectation claims:
+    Gaussian, exponential and log-normal quantities, 16 to 400 replicates, both one-sided forms and "==", on the
+    side of the short tail as well as the long one."""
+    false_cases = [
+        ("mean E[Q] <= 1 at the boundary, Gaussian", "gaussian", 100, "<="),
+        ("mean E[Q] <= 1 at the boundary, Gaussian, 16 reps", "gaussian", 16, "<="),
+        ("mean E[Q] == 1 (two-sided), Gaussian", "gaussian", 100, "=="),
+        ("mean E[Q] <= 1 at the boundary, log-normal sigma 1 (long tail side)", "lognormal", 100, "<="),
+        ("mean E[Q] >= 1 at the boundary, exponential, 16 reps (short tail side)", "exponential", 16, ">="),
+        ("mean E[Q] >= 1 at the boundary, exponential, 32 reps (short tail side)", "exponential", 32, ">="),
+        ("mean E[Q] == 1 (two-sided), exponential, 100 reps", "exponential", 100, "=="),
+        ("mean E[Q] == 1 (two-sided), log-normal sigma 1, 32 reps", "lognormal", 32, "=="),
+        ("mean E[Q] == 1 (two-sided), log-normal sigma 1, 100 reps", "lognormal", 100, "=="),
+        (SKEWED_SHORT_TAIL[0], "lognormal", 400, "=="),
+        ("mean E[Q] >= 1 at the boundary, log-normal sigma 1, 100 reps (short tail side)", "lognormal", 100, ">="),
+        (SKEWED_SHORT_TAIL[1], "lognormal", 400, ">="),
+    ]
+    false = [_count(name, seeds, lambda s, z=noise, r=reps, o=op: mean_verdict(s, 1.0, z, r, op=o), "violated", 0.05)
+             for name, noise, reps, op in false_cases]
+    power_cases = [
+        ("mean: bound off by 2x (E[Q] <= 1/2)", 0.5, "gaussian", 100, "<=", 1.0),
+        ("mean: bound off by 10% (E[Q] <= 0.9)", 0.9, "gaussian", 100, "<=", 1.0),
+        ("mean: E[Q] == 0.8 (two-sided, off by 20%)", 0.8, "gaussian", 100, "==", 1.0),
+        ("mean: bound off by 2x, Gaussian, 16 reps (E[Q] <= 1/2)", 0.5, "gaussian", 16, "<=", 1.0),
+        ("mean: E[Q] == 0.8, exponential, 100 reps (off by 20%)", 0.8, "exponential", 100, "==", 1.0),
+        ("mean: E[Q] >= 1.25 on an exponential mean 1, 32 reps (short tail side)", 1.25, "exponential", 32, ">=",
+         1.0),
+        ("mean: E[Q] == 0.8, log-normal sigma 1, 400 reps (off by 20%)", 0.8, "lognormal", 400, "==", 1.0),
+    ]
+    power = [_count(name, seeds, lambda s, b=bound, z=noise, r=reps, o=op, mu=mu: mean_verdict(s, b, z, r, op=o,
+                                                                                           mean=mu),
+                    "violated", None)
+             for name, bound, noise, reps, op, mu in power_cases]
+    return false, power
 
 
 def _doubled_product(params: Mapping[str, Any], theta: np.ndarray, xp: Any) -> dict[str, Any]:
@@ -281,17 +327,27 @@ def limit_verdict(seed: int, target: float, noise: float = 0.2) -> str:
     return decide_limit(x, d, 0.01, x == x.max(), "mean", 0.05).verdict
 
 
-#: Rows known to sit above their nominal level: tests of a mean on the side of the short tail of a strongly
-#: skewed quantity (log-normal, sigma 1: skewness 6.2). No test of a mean is exact over all distributions
-#: (Bahadur and Savage, 1956); Hall's skewness correction (boundlab.stats.MeanTest) brings these rows from
-#: 0.15-0.19 with the plain t test to about 0.07-0.10. Reported in the table with this mark, not hidden; the test
-#: suite holds them below twice the nominal level.
+#: Rows at the known limit of the mean tests: the short-tail side of a log-normal (sigma 1, skewness 6.2) with 400
+#: replicates. Cochran's rule on the population skewness needs about 950 replicates, but a sample of 400 rarely
+#: shows its skewness (it misses the tail that makes it), so the short-tail guard of boundlab.stats.MeanTest passes
+#: and the skewness-corrected test is still somewhat liberal there (about 0.06-0.07 in exploratory runs). No test
+#: of a mean is exact over all distributions (Bahadur and Savage, 1956). The test suite holds these rows below
+#: twice the nominal level; the table marks any row whose interval lies above nominal (:func:`label`).
 SKEWED_SHORT_TAIL = (
-    "mean E[Q] == 1 (two-sided), log-normal sigma 1, 100 reps [ABOVE NOMINAL: skewed]",
-    "mean E[Q] == 1 (two-sided), log-normal sigma 1, 400 reps [ABOVE NOMINAL: skewed]",
-    "mean E[Q] >= 1 at the boundary, log-normal sigma 1, 100 reps [ABOVE NOMINAL: skewed]",
-    "mean E[Q] >= 1 at the boundary, log-normal sigma 1, 400 reps [ABOVE NOMINAL: skewed]",
+    "mean E[Q] == 1 (two-sided), log-normal sigma 1, 400 reps",
+    "mean E[Q] >= 1 at the boundary, log-normal sigma 1, 400 reps (short tail side)",
 )
+
+
+def above_nominal(row: Mapping[str, Any]) -> bool:
+    """A false-violation row whose 95% interval lies entirely above its nominal level."""
+    nominal, ci = row.get("nominal"), row.get("ci")
+    return nominal is not None and bool(ci) and ci[0] > nominal
+
+
+def label(row: Mapping[str, Any]) -> str:
+    """The row's name as tables show it, marked when it is measured above nominal."""
+    return f"{row['name']} [ABOVE NOMINAL]" if above_nominal(row) else str(row["name"])
 
 
 def calibrate(seeds: int = 200, search_seeds: int = 0) -> dict[str, list[dict[str, Any]]]:
@@ -314,28 +370,15 @@ def calibrate(seeds: int = 200, search_seeds: int = 0) -> dict[str, list[dict[st
     for hp in probability_rows():
         rate = _count(hp.case.name, seeds, hp.case.decide, hp.want, hp.nominal)
         (false if hp.nominal is not None else power).append(rate)
+    mean_false, mean_power = mean_rows(seeds)
+    false += mean_false
+    power += mean_power
     false += [
-        _count("mean E[Q] <= 1 at the boundary, Gaussian", seeds, lambda s: mean_verdict(s, 1.0), "violated",
-               0.05),
-        _count("mean E[Q] <= 1 at the boundary, log-normal", seeds,
-               lambda s: mean_verdict(s, 1.0, noise="lognormal"), "violated", 0.05),
-        _count("mean E[Q] <= 1 at the boundary, Gaussian, 16 reps", seeds,
-               lambda s: mean_verdict(s, 1.0, replicates=16), "violated", 0.05),
-        _count("mean E[Q] == 1 (two-sided), Gaussian", seeds, lambda s: mean_verdict(s, 1.0, op="=="),
-               "violated", 0.05),
-        *(_count(name, seeds, lambda s, r=reps, o=op: mean_verdict(s, 1.0, noise="lognormal", replicates=r, op=o),
-                 "violated", 0.05)
-          for name, (op, reps) in zip(SKEWED_SHORT_TAIL, (("==", 100), ("==", 400), (">=", 100), (">=", 400)),
-                                      strict=True)),
         _count("sure 2 t1 t2 <= 2 (rounding at the boundary), real search", seeds, lambda s: sure_verdict(s, 1.0),
                "violated", 0.0),
         _count("limit D -> 0, noisy", seeds, lambda s: limit_verdict(s, 0.0), "violated", 0.05),
     ]
     power += [
-        _count("mean: bound off by 2x (E[Q] <= 1/2)", seeds, lambda s: mean_verdict(s, 0.5), "violated", None),
-        _count("mean: bound off by 10% (E[Q] <= 0.9)", seeds, lambda s: mean_verdict(s, 0.9), "violated", None),
-        _count("mean: E[Q] == 0.8 (two-sided, off by 20%)", seeds, lambda s: mean_verdict(s, 0.8, op="=="),
-               "violated", None),
         _count("sure: bound 1% too small, real search", seeds, lambda s: sure_verdict(s, 0.99), "violated", None),
         _count("limit: target off by 0.1", seeds, lambda s: limit_verdict(s, 0.1), "violated", None),
     ]

@@ -69,7 +69,10 @@ def papers_table(results: Sequence[Result], papers: dict[str, Paper]) -> str:
 
 
 def calibration_table(rows: dict[str, list[dict[str, Any]]], seeds: int, search_seeds: int) -> str:
-    """The markdown table of the calibration rows: rate with its 95% Clopper-Pearson interval, and nominal."""
+    """The markdown table of the calibration rows: rate with its 95% Clopper-Pearson interval, and nominal (a row
+    whose interval lies above nominal is marked ABOVE NOMINAL)."""
+    from boundlab.calibration import label
+
     def ci(row: dict[str, Any]) -> str:
         low, high = row.get("ci") or (None, None)
         return "" if low is None else f"[{low:.3f}, {high:.3f}]"
@@ -80,7 +83,7 @@ def calibration_table(rows: dict[str, list[dict[str, Any]]], seeds: int, search_
     lines = [f"False-violation rates of true claims (nominal level; 0 for sure claims) and power against false "
              f"ones, over {seeds} seeds ({search_seeds} for the adversarial-search rows).", "",
              "| true claim | false violations | 95% CI | nominal |", "|---|---|---|---|"]
-    lines += [f"| {r['name']} | {r['rate']:.3f} | {ci(r)} | {r['nominal']:g} |" for r in rows["false_violation"]
+    lines += [f"| {label(r)} | {r['rate']:.3f} | {ci(r)} | {r['nominal']:g} |" for r in rows["false_violation"]
               if r.get("nominal") is not None]
     lines += ["", "| false claim | power (share refuted) | 95% CI | seeds |", "|---|---|---|---|"]
     lines += [f"| {r['name']} | {r['rate']:.3f} | {ci(r)} | {trials(r)} |" for r in rows["power"]]

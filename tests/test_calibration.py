@@ -15,7 +15,7 @@ import math
 
 import pytest
 
-from boundlab.calibration import SKEWED_SHORT_TAIL, calibrate
+from boundlab.calibration import SKEWED_SHORT_TAIL, above_nominal, calibrate, label
 from boundlab.rate_calibration import HEAVY_TAILED_EDGE, rows
 
 SEEDS = 200
@@ -35,11 +35,21 @@ def test_false_violation_rate_at_or_below_nominal(calibration: dict) -> None:
         # One-sided 99% Monte Carlo allowance around the nominal level (none for sure claims: nominal 0).
         allowance = 2.33 * math.sqrt(nominal * (1 - nominal) / SEEDS)
         if row["name"] in (*SKEWED_SHORT_TAIL, HEAVY_TAILED_EDGE):
-            # marked in the table as above nominal; held below twice the nominal level (the plain t test, 0.185
-            # and 0.23 on the 100-replicate rows over these seeds, fails this)
-            assert "ABOVE NOMINAL" in row["name"] and row["rate"] <= 2 * nominal + allowance, row
+            # the documented limits (boundlab.calibration.SKEWED_SHORT_TAIL, rate_calibration.HEAVY_TAILED_EDGE):
+            # held below twice the nominal level
+            assert row["rate"] <= 2 * nominal + allowance, row
             continue
         assert row["rate"] <= nominal + allowance, row
+        # the table marks exactly the rows whose interval lies above nominal
+        assert ("ABOVE NOMINAL" in label(row)) == above_nominal(row)
+
+
+def test_short_tail_rows_cover_small_samples(calibration: dict) -> None:
+    """The skewed rows include 16 and 32 replicates on the short-tail side, where the plain t test rejects a true
+    mean 0.2-0.4 of the time (the guard of boundlab.stats.MeanTest is what keeps them at nominal)."""
+    names = [r["name"] for r in calibration["false_violation"]]
+    assert any("exponential, 16 reps (short tail side)" in n for n in names)
+    assert any("log-normal sigma 1, 32 reps" in n for n in names)
 
 
 def test_power_against_stated_effects(calibration: dict) -> None:
@@ -55,6 +65,9 @@ def test_power_against_stated_effects(calibration: dict) -> None:
         "power: true Theta(n^0.5) judged consistent": 0.5,
         "mean: bound off by 2x (E[Q] <= 1/2)": 0.95,
         "mean: E[Q] == 0.8 (two-sided, off by 20%)": 0.6,
+        "mean: bound off by 2x, Gaussian, 16 reps (E[Q] <= 1/2)": 0.4,
+        "mean: E[Q] == 0.8, exponential, 100 reps (off by 20%)": 0.7,
+        "mean: E[Q] == 0.8, log-normal sigma 1, 400 reps (off by 20%)": 0.95,
         "sure: bound 1% too small, real search": 0.99,
         "limit: target off by 0.1": 0.95,
         "power: high-probability delta too small by 2x (true P = 2 delta), 200 reps": 0.95,

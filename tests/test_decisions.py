@@ -69,8 +69,26 @@ def test_expectation_three_outcomes() -> None:
     assert decide_expectation(far_above, "<=", 0.0, 0.05).verdict == "violated"
     at_bound = [MeanEvidence({"i": 0}, 1.0 + rng.standard_normal(20), np.ones(20))]
     assert decide_expectation(at_bound, "<=", 0.0, 0.05).verdict == "inconclusive"
-    equal = [MeanEvidence({"i": 0}, 1.0 + 0.001 * rng.standard_normal(50), np.ones(50))]
+    equal = [MeanEvidence({"i": 0}, 1.0 + 0.001 * rng.standard_normal(200), np.ones(200))]
     assert decide_expectation(equal, "==", 0.01, 0.05).verdict == "consistent"
+
+
+def test_expectation_on_a_small_skewed_sample_is_inconclusive_on_its_short_tail_side() -> None:
+    """16 exponential draws (mean 1.41) are too few for their skewness, and their short tail is below the mean:
+    the guard stops the test of the mean being too small. E[Q] <= 3 cannot be confirmed (inconclusive, with the
+    reason), E[Q] >= 3 cannot be refuted (inconclusive, no resolution), E[Q] <= 0.5 is still refuted (the
+    long-tail side tests)."""
+    q = np.random.default_rng(4).exponential(size=16)
+
+    def decide(op: str, bound: float):
+        return decide_expectation([MeanEvidence({"i": 0}, q, np.full(16, bound))], op, 0.0, 0.05)
+
+    upper = decide("<=", 3.0)
+    assert upper.verdict == "inconclusive" and "Cochran" in upper.reason
+    assert upper.details["short_tail_guarded_points"] == 1 and np.isfinite(upper.resolution["relative_deviation"])
+    lower = decide(">=", 3.0)
+    assert lower.verdict == "inconclusive" and lower.resolution["relative_deviation"] is None
+    assert decide("<=", 0.5).verdict == "violated"
 
 
 def test_rate_orders_and_inconclusive_short_sweep() -> None:

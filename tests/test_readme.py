@@ -37,7 +37,12 @@ def test_calibration_table_lists_every_row_with_its_interval() -> None:
     for row in rows["false_violation"] + rows["power"]:
         assert f"| {row['name']} | {row['rate']:.3f} |" in table
     text = f"a\n{CALIBRATION_START}\nold\n{CALIBRATION_END}\nb\n"
-    assert rewrite(text, table, CALIBRATION_START, CALIBRATION_END).count("ABOVE NOMINAL") >= 1
+    assert rewrite(text, table, CALIBRATION_START, CALIBRATION_END).count(table) == 1
+    # a row measured above nominal (its interval above the level) is marked, one at nominal is not
+    high = {"name": "liberal", "rate": 0.2, "ci": [0.15, 0.25], "nominal": 0.05, "trials": 200}
+    fine = {"name": "fine", "rate": 0.05, "ci": [0.03, 0.08], "nominal": 0.05, "trials": 200}
+    marked = calibration_table({"false_violation": [high, fine], "power": []}, 200, 0)
+    assert "| liberal [ABOVE NOMINAL] |" in marked and "| fine |" in marked
 
 
 def test_example_output_is_the_cli_table_of_a_run() -> None:

@@ -30,7 +30,7 @@ class MeanEvidence:
 def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float, alpha: float) -> Decision:
     """E[lhs] <= rhs (or >=, ==) at every point; Holm over points; margins relative to |E[rhs]|."""
     n_points = len(evidence)
-    pvalues, inside, points, detectable = [], [], [], []
+    pvalues, inside, points, detectable, guarded = [], [], [], [], []
     for ev in evidence:
         diff = np.asarray(ev.lhs, float) - np.asarray(ev.rhs, float)
         bound = float(np.mean(ev.rhs))
@@ -49,8 +49,14 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
             ok = -allowed <= low and high <= allowed
         pvalues.append(p)
         inside.append(ok)
-        # smallest deviation of the mean past the margin detected with 80% power at this point (t test)
-        detectable.append((allowed + test.detectable(alpha / n_points)) / abs(bound) if bound != 0 else float("inf"))
+        sides = {"<=": (True,), ">=": (False,), "==": (True, False)}[op]
+        can_fail = all(test.trusted(side) for side in sides)
+        if not test.normal_enough:
+            guarded.append(len(points))
+        # smallest deviation of the mean past the margin detected with 80% power at this point (t test); none
+        # on a side whose test the short-tail guard does not run
+        reach = allowed + test.detectable(alpha / n_points) if can_fail else float("inf")
+        detectable.append(reach / abs(bound) if bound != 0 else float("inf"))
         estimate = bound + test.mean
         points.append(
             {
@@ -61,6 +67,8 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
                 "bound": _f(bound),
                 "ratio": _f(estimate / bound) if bound != 0 else None,
                 "p_value": _f(p),
+                "skewness": _f(test.skew),
+                "normal_enough": test.normal_enough,
             }
         )
     rejected = holm(pvalues, alpha)
@@ -68,7 +76,8 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
         point["rejected"] = bool(rej)
     ratios = [p["ratio"] for p in points if p["ratio"] is not None]
     tightness = max(ratios) if ratios and op == "<=" else (min(ratios) if ratios and op == ">=" else None)
-    details = {"margin": margin, "alpha": alpha, "correction": "Holm", "op": op}
+    details = {"margin": margin, "alpha": alpha, "correction": "Holm", "op": op,
+               "short_tail_guarded_points": len(guarded)}
     resolution = {"relative_deviation": _f(max(detectable)), "power": 0.8, "margin": margin,
                   "meaning": "the smallest relative deviation of the mean from the bound (beyond the margin, on the "
                   "side the claim can fail) that the test detects with 80% power at the worst sweep point"}
@@ -98,15 +107,15 @@ def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float,
             details=details,
             resolution=resolution,
         )
-    return Decision(
-        "inconclusive",
-        "No significant violation, but at some point the corrected interval crosses the margin: more "
-        "replicates are needed to tell the claim from a variant.",
-        points,
-        tightness=tightness,
-        details=details,
-            resolution=resolution,
-    )
+    reason = ("No significant violation, but at some point the corrected interval crosses the margin: more "
+              "replicates are needed to tell the claim from a variant.")
+    if guarded:
+        worst = max((points[i] for i in guarded), key=lambda q: abs(q["skewness"] or 0.0))
+        reason += (f" At {len(guarded)} of {n_points} points the sample is too small for its skewness (Cochran's "
+                   f"rule n >= 25 G1^2 at the skewness's 95% upper bound; G1 = {worst['skewness']:.2g} with "
+                   f"{worst['replicates']} replicates at {worst['params']}), so the test on the short-tail side is "
+                   "not run and bounds nothing there.")
+    return Decision("inconclusive", reason, points, tightness=tightness, details=details, resolution=resolution)
 
 
 @dataclass(eq=False, kw_only=True)

@@ -41,7 +41,7 @@ def decide_limit(
     points, summary = [], []
     for p, d in zip(params, distances, strict=True):
         d = np.asarray(d, float)
-        test = MeanTest.of(d)
+        test = MeanTest.of(d, guard=False)
         low, high = test.interval(alpha / max(n_final, 1))
         value = float(np.max(d)) if statistic == "max" else test.mean
         summary.append(value)
@@ -56,7 +56,7 @@ def decide_limit(
             }
         )
     details = {"tol": tol, "statistic": statistic, "alpha": alpha}
-    final_tests = [MeanTest.of(np.asarray(distances[i], float)) for i in np.flatnonzero(final)]
+    final_tests = [MeanTest.of(np.asarray(distances[i], float), guard=False) for i in np.flatnonzero(final)]
     reach = float(tol) if statistic == "max" else max(
         tol + t.detectable(alpha / max(n_final, 1)) for t in final_tests)
     resolution = {"distance": _f(reach), "power": 0.8, "tol": tol,
@@ -71,7 +71,7 @@ def decide_limit(
             if np.max(d) > tol:
                 settles_above.append(i)
         else:
-            low, high = MeanTest.of(d).interval(alpha / n_final)
+            low, high = MeanTest.of(d, guard=False).interval(alpha / n_final)
             if low > tol:
                 settles_above.append(i)
             elif high > tol:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
+from boundlab.calibration import label
 from boundlab.calibration_cache import CalibrationTable
 from boundlab.costs import by_paper, claim_cost
 from boundlab.papers import Paper
@@ -193,7 +194,7 @@ def index_pages(
                 page = Page(footer, header="BoundLab")
             page.text(title, size=11, weight="bold")
             header = ["synthetic claim", "rate", "95% interval"] + (["nominal"] if nominal else [])
-            page.table(header, [[c["name"], f"{c['rate']:.3f}", f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]"]
+            page.table(header, [[label(c), f"{c['rate']:.3f}", f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]"]
                                 + ([fmt(c["nominal"])] if nominal else []) for c in rows],
                        [0.55, 0.12, 0.2, 0.13] if nominal else [0.6, 0.15, 0.25])
             page.y -= 0.01
