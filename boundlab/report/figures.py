@@ -90,7 +90,12 @@ def estimates_against_bound(result: Result, axes: list[Axes], *, estimate: str, 
     ax2.axhline(1.0, color=RED, lw=1, label=bound)
     margin = result.details.get("margin", 0.0)
     if margin:
-        ax2.axhline(1.0 + margin, color=RED, lw=0.8, ls=":", label=f"{bound} x (1 + {margin:g})")
+        # the side(s) the claim allows: above for <=, below for >=, both for ==
+        op = result.details.get("op", "<=")
+        if op in ("<=", "=="):
+            ax2.axhline(1.0 + margin, color=RED, lw=0.8, ls=":", label=f"{bound} x (1 + {margin:g})")
+        if op in (">=", "=="):
+            ax2.axhline(1.0 - margin, color=RED, lw=0.8, ls="--", label=f"{bound} x (1 - {margin:g})")
     _log_x_if_wide(ax2, name, x)
     ax2.set_xlabel(name or "sweep point")
     ax2.set_ylabel(f"ratio to {bound}")
