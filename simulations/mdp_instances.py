@@ -1,5 +1,5 @@
 """Shared pieces of the tabular-MDP instance spaces (TRPO, MDPO, Leverage the Average): the logit box every
-distribution is decoded from, the kernel's space, and the random kernel draws of the claim catalogue."""
+distribution is decoded from, the kernel's space, and the random kernel draws of the experiment designs."""
 
 from __future__ import annotations
 

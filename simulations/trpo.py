@@ -3,7 +3,7 @@ rewards, an initial distribution, and a pair of policies (pi_old, pi_new), all e
 
 The instance space keeps every instance valid by construction: kernel rows, mu0 and both policies are softmaxes
 of bounded logits (boundlab.spaces.RowStochastic / Simplex), rewards lie in [-1, 1]. Random draws follow the
-design of the claim catalogue: kernel rows Dirichlet(0.3), mu0 Dirichlet(1), pi_old a softmax of N(0, 1)
+experiment design: kernel rows Dirichlet(0.3), mu0 Dirichlet(1), pi_old a softmax of N(0, 1)
 logits, pi_new the same logits plus N(0, s^2) noise with s uniform in [0.05, 1]. The adversarial search then
 moves all coordinates at once.
 """

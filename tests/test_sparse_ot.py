@@ -187,7 +187,7 @@ def test_k1_is_unregularised_ot_plus_constant(m, n, seed, marg, solver):
     target = ot_val + gamma / 2 * b @ b
     # S_1 = OT + gamma/2 ||b||^2 exactly.  The value is the dual objective at the returned potentials, certified
     # against a primal plan; over 256 instances (m, n <= 100) the error was <= 2.2e-16 (round-off of the two
-    # evaluations): 1e-12 here, far inside the catalog's 1e-6.
+    # evaluations): 1e-12 here, far inside the 1e-6 first asked for.
     assert abs(S1 - target) <= 1e-12, S1 - target
     # the mutant without the constant is rejected (the constant is >= gamma/(2n) >= 0.006 here)
     assert abs(S1 - ot_val) > 1e-3
