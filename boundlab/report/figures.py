@@ -74,7 +74,10 @@ def estimates_against_bound(result: Result, axes: list[Axes], *, estimate: str, 
     ax = axes[0]
     _errorbars(ax, x, pts, color=BLUE, label=estimate)
     limit = np.array([np.nan if p["bound"] is None else p["bound"] for p in pts], float)
-    ax.plot(x, limit, "s--", color=ORANGE, ms=4, label=bound)
+    # join the points by lines only along a monotone axis: with several parameters varying, a line from one
+    # sweep point to the next zigzags across the panel and suggests a trend that is not there
+    joined = bool(np.all(np.diff(x) > 0)) if len(x) > 1 else False
+    ax.plot(x, limit, "s--" if joined else "s", color=ORANGE, ms=4, label=bound)
     _log_x_if_wide(ax, name, x)
     ax.set_xlabel(name or "sweep point")
     ax.set_ylabel(ylabel)
@@ -86,7 +89,7 @@ def estimates_against_bound(result: Result, axes: list[Axes], *, estimate: str, 
         ax2.errorbar(x, ratio, yerr=[ratio - ci[:, 0], ci[:, 1] - ratio], fmt="o", capsize=3, ms=4, color=BLUE,
                      label=f"{estimate.split(' (')[0]} / {bound}")
     else:
-        ax2.plot(x, ratio, "o-", color=BLUE, ms=4, label=f"{estimate.split(' (')[0]} / {bound}")
+        ax2.plot(x, ratio, "o-" if joined else "o", color=BLUE, ms=4, label=f"{estimate.split(' (')[0]} / {bound}")
     ax2.axhline(1.0, color=RED, lw=1, label=bound)
     margin = result.details.get("margin", 0.0)
     if margin:
