@@ -157,9 +157,12 @@ class ExpectationClaim(Claim):
         op = result.details.get("op", "<=")
         key = {"<=": lambda q: q["ratio"], ">=": lambda q: -q["ratio"]}.get(op, lambda q: abs(q["ratio"] - 1.0))
         p = max(scored, key=key)
-        low, high = sorted(x / p["bound"] for x in p["ci"])
+        # an interval end is None where the short-tail guard left that side unbounded (JSON has no infinity)
+        low_end, high_end = (-np.inf if p["ci"][0] is None else p["ci"][0]), (np.inf if p["ci"][1] is None
+                                                                               else p["ci"][1])
+        low, high = sorted(x / p["bound"] for x in (low_end, high_end))
         res = (result.resolution or {}).get("relative_deviation")
-        tail = f", resolution {res:.2g}" if res is not None else ""
+        tail = f", resolution {res:.2g}" if res is not None else ", no resolution (the failing side is untested)"
         return f"mean/bound {p['ratio']:.4g} [{low:.4g}, {high:.4g}]{tail}"
 
     @staticmethod
