@@ -45,8 +45,20 @@ Solvers (see :func:`solve_semi_dual`, :func:`solve_dual`):
    smallest entry of every column that still has more than k nonzeros, re-solving after each batch of removals
    (halving the batch when a removal makes the restricted problem infeasible).  The result is an exactly
    feasible, k-sparse plan, hence ``primal_value >= P_k >= value``: ``primal_value - value`` certifies the
-   gap.  When no feasible pattern is found (or a restricted linear system is singular) the raw dual plan is
-   returned and ``polished`` is False; the other instances of the batch are unaffected.
+   gap.  When the greedy ends in a dead end (every over-full column stuck: Dirichlet marginals, k = 3..5), it is
+   rerun from the top-(k+2) pattern joined with the support of the north-west-corner plan of the sorted marginals
+   (feasible, <= 3 rows per column on the instances tried), whose entries are protected from removal, so every
+   visited pattern is feasible (``polish._staircase_polish``); these plans are feasible but further from optimal
+   (certified gap median 13 % of the value on 47 such instances, against 3e-5 for the plain greedy).  When no
+   feasible pattern is found (or a restricted linear system is singular) the raw dual plan is returned,
+   ``polished`` is False and a :class:`SparseOTPolishWarning` says that a k-sparse plan may not exist; the other
+   instances of the batch are unaffected.  For k = 1 the optimal plan of the k = 1 LP from stage 2 is returned as
+   ``lp_plan``, and as ``plan`` (without polishing) where it is 1-sparse per column, hence optimal for P_1.
+
+Inputs (``validation._validate``): any real dtype (computed in float64, marginal tolerance max(1e-8, 16 n eps of
+the dtype)); marginals renormalised when their sum is off by more than round-off; gamma a real scalar or 0-d array,
+rejected when gamma / (n k max(1, max|C|)) <= 256 eps (below float64 resolution: the solver made 0 iterations).
+Zero-mass rows and columns are dropped, solved, and restored (``api._reduced_solve``).
 
 ``value`` is always the dual objective evaluated at the returned potentials (a lower bound on P_k, up to
 round-off in that evaluation): stages 2 and 3 propose candidate potentials, which are kept only where they
@@ -55,7 +67,7 @@ raise it.
 
 from ._arrays import Array
 from ._arrays import _ns as _ns  # private; tests/test_sparse_ot.py uses it
-from .api import SparseOTResult, best_beta, solve_dual, solve_semi_dual
+from .api import SparseOTPolishWarning, SparseOTResult, best_beta, solve_dual, solve_semi_dual
 from .objectives import (
     dual_plan,
     dual_value_grad,
@@ -76,6 +88,7 @@ __all__ = [
     "STOP_LINESEARCH",
     "STOP_MAX_ITER",
     "STOP_STALL",
+    "SparseOTPolishWarning",
     "SparseOTResult",
     "best_beta",
     "delta_k",

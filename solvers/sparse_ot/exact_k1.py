@@ -62,6 +62,8 @@ class _K1Best:
         self.rng = xp.where(rng > 0, rng, 1.0)
         self.const = (data.gamma / 2.0) * xp.sum(data.b * data.b, axis=-1)
         self.certified = xp.zeros((alpha.shape[0],), dtype=xp.bool)
+        self.plan = xp.zeros(data.Ct.shape, dtype=data.Ct.dtype)  # transposed QROT plan of the certificate
+        self.plan_ok = xp.zeros((alpha.shape[0],), dtype=xp.bool)
 
     @staticmethod
     def s1(al: Array, d: _Data) -> Array:
@@ -85,7 +87,13 @@ class _K1Best:
             _put(self.value, live, xp.where(better, v, self.value[live]))
         primal = xp.sum(Tt * sub.Ct, axis=(-2, -1)) + self.const[live]
         gap = primal + res * self.rng[live] - v_c
-        _put(self.certified, live, (res <= tol) & (gap <= 1e-10 * xp.maximum(xp.abs(primal), 1.0)))
+        scale = xp.maximum(xp.abs(primal), 1.0)
+        _put(self.certified, live, (res <= tol) & (gap <= 1e-10 * scale))
+        # the LP plan: optimal to 1e-9 with marginals met to 1e-9 (the certificate asks 1e-10 of the gap including
+        # the residual term, which a residual plateau of ~2e-10 at the last levels can miss)
+        near = (res <= 1e-9) & (gap <= 1e-9 * scale)
+        _put(self.plan, live, xp.where(near[:, None, None], Tt, self.plan[live]))
+        _put(self.plan_ok, live, near | self.plan_ok[live])
         return al
 
 
@@ -104,7 +112,9 @@ def _refine_k1(alpha: Array, data: _Data, xp: Any, *, max_newton: int = 100):
        3 to 1e-5 range(C), with the crossover from eps <= 1e-2 range(C) on; instances leave when certified.
 
     Returns the potentials with the largest semi-dual value among the input and all candidates (so the value
-    never decreases), that value, and the certified flags.
+    never decreases), that value, the certified flags, the transposed (B, n, m) QROT plan of the last level whose
+    plan was within 1e-9 of the crossover dual value with marginals met to 1e-9: an optimal plan of the k = 1 LP
+    ``min_{T in U(a,b)} <T, C> + (gamma/2)||b||^2`` to that accuracy, and the flags of the instances that have one.
     """
     B, n, m = data.Ct.shape
     best = _K1Best(alpha, data)
@@ -119,4 +129,4 @@ def _refine_k1(alpha: Array, data: _Data, xp: Any, *, max_newton: int = 100):
         al = best.level(live, cur[live], rel, max_iter=max_newton, patience=40, crossover=rel <= 0.011)
         _put(cur, live, al)
         live = ~best.certified & live
-    return best.alpha, best.value, best.certified
+    return best.alpha, best.value, best.certified, best.plan, best.plan_ok
