@@ -96,8 +96,9 @@ MEAN = Experiment(
     measure=_mean_measure,
     outputs=("Q",),
 )
-_SLOW = Budget(grid(n=list(range(1, 13)), delay=0.25), replicates=16, block=8)
-_SLOWER = Budget(grid(n=list(range(1, 13)), delay=1.0), replicates=16, block=8)  # 24 s of sleep: worker tests
+# 256 replicates a point: a Gaussian sample of 16 usually fails the short-tail guard of expectation claims
+_SLOW = Budget(grid(n=list(range(1, 13)), delay=0.25), replicates=256, block=128)
+_SLOWER = Budget(grid(n=list(range(1, 13)), delay=1.0), replicates=256, block=128)  # 24 s of sleep: worker tests
 SLOW = Experiment(
     "slow-gaussian-mean",
     "As gaussian-mean, but every block sleeps a quarter of a second, or a second at standard and full fidelity "
