@@ -19,6 +19,7 @@ RUNS = [
     ("bench_ftrl.py", ["--d", "10"], "FTRL at a larger dimension"),
     ("bench_sparse_ot.py", [], "sparsity-constrained OT vs POT and cvxpy"),
     ("bench_mdp.py", [], "exact evaluation of 1000 random 10-state, 4-action MDPs"),
+    ("bench_group_slope.py", [], "gSLOPE path: strong screening vs none, and vs cvxpy CLARABEL"),
     ("bench_sgd.py", [], "batched SGD + L2 on a scale-invariant model, 1024 replicates, vs a per-replicate loop"),
 ]
 
