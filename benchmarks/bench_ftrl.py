@@ -32,6 +32,7 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _threads import pin_threads  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simulations.online_glm_regression import gaussian_instance  # noqa: E402
@@ -44,18 +45,6 @@ from solvers.online_regression import (  # noqa: E402
 
 TARGET_SPEEDUP = 50.0
 AGREE_RTOL = 1e-8
-
-
-def pin_threads() -> str:
-    """Pin BLAS/OpenMP pools to one thread; return a description of how."""
-    try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-    except ImportError:
-        return ("threadpoolctl NOT installed; pinned to 1 via OPENBLAS/OMP/MKL/BLIS_NUM_THREADS=1 "
-                "set before importing NumPy")
-    threadpool_limits(limits=1)
-    pools = ", ".join(f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info())
-    return f"pinned to 1 with threadpoolctl ({pools or 'no pools found'})"
 
 
 def make_data(R: int, T: int, d: int, sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

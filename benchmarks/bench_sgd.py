@@ -29,6 +29,7 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _threads import pin_threads  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simulations.scale_invariant_weight_decay import logistic_data  # noqa: E402
@@ -36,18 +37,6 @@ from solvers.sgd import OptimizerConfig, ScaleInvariantLogistic, initial_state, 
 
 TARGET_SPEEDUP = 30.0
 AGREE_RTOL = 1e-10
-
-
-def pin_threads() -> str:
-    """Pin BLAS/OpenMP pools to one thread; return a description of how."""
-    try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-    except ImportError:
-        return ("threadpoolctl NOT installed; pinned to 1 via OPENBLAS/OMP/MKL/BLIS_NUM_THREADS=1 "
-                "set before importing NumPy")
-    threadpool_limits(limits=1)
-    pools = ", ".join(f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info())
-    return f"pinned to 1 with threadpoolctl ({pools or 'no pools found'})"
 
 
 def loop_replicate(X: np.ndarray, y: np.ndarray, s: float, w0: np.ndarray, rows: np.ndarray, eta: float,
