@@ -27,12 +27,10 @@ import argparse  # noqa: E402
 import cProfile  # noqa: E402
 import pstats  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _threads import pin_threads  # noqa: E402
+from _common import max_rel_diff, pin_threads, report_speedup, timed  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simulations.online_glm_regression import gaussian_instance  # noqa: E402
@@ -100,16 +98,6 @@ def per_replicate_loop(x, y, f, lam: float, checkpoints: list[int], n: int | Non
 # ----------------------------------------------------------------------------- timing and checks
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, float, object]:
-    w, c = time.perf_counter(), time.process_time()
-    out = fn()
-    return time.perf_counter() - w, time.process_time() - c, out
-
-
-def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / max(1.0, float(np.max(np.abs(b)))))
-
-
 def check_agreement(x, y, f, args, checkpoints: list[int], batched: OnlineRidgeResult, loop: dict) -> bool:
     full = run_online_ridge(array_stream(x, y, f), args.T, args.lam, checkpoints, method=args.method,
                             return_predictions=True)
@@ -174,16 +162,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print("agreement:")
     ok = check_agreement(x, y, f, args, cps, res_b, res_l)
-    med = {k: np.median(np.asarray(v), axis=0) for k, v in times.items()}
-    steps = args.R * args.T
-    print(f"timing (median of {args.repeats} interleaved repeats after warm-up; wall / cpu):")
-    for k, label in (("batched", "batched run_online_ridge"), ("loop", "per-replicate SM loop")):
-        w, c = med[k]
-        print(f"  {label:26s} {w:8.3f} s / {c:8.3f} s   ({w / steps * 1e6:.3f} us per replicate-step, wall)")
-    sw, sc = med["loop"][0] / med["batched"][0], med["loop"][1] / med["batched"][1]
-    verdict = "met" if sw >= TARGET_SPEEDUP else "NOT met"
-    print(f"speed-up: {sw:.1f}x wall, {sc:.1f}x cpu  (target >= {TARGET_SPEEDUP:g}x: {verdict} on wall clock)")
-    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    labels = {"batched": "batched run_online_ridge", "loop": "per-replicate SM loop"}
+    report_speedup(times, args.R * args.T, args.repeats, labels, TARGET_SPEEDUP)
 
     if args.profile:
         prof = cProfile.Profile()

@@ -24,12 +24,10 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _threads import pin_threads  # noqa: E402
+from _common import max_rel_diff, pin_threads, report_speedup, timed  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simulations.scale_invariant_weight_decay import logistic_data  # noqa: E402
@@ -61,16 +59,6 @@ def per_replicate_loop(X, y, s, w0, batches, eta, lam, count: int | None = None)
     count = w0.shape[0] if count is None else count
     outs = [loop_replicate(X, y, s, w0[r], batches[:, r], eta, lam) for r in range(count)]
     return np.stack([o[0] for o in outs]), np.stack([o[1] for o in outs], axis=1)
-
-
-def timed(fn: Callable[[], object]) -> tuple[float, float, object]:
-    w, c = time.perf_counter(), time.process_time()
-    out = fn()
-    return time.perf_counter() - w, time.process_time() - c, out
-
-
-def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,16 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         ok &= err <= AGREE_RTOL
         print(f"  {label:50s} max rel diff {err:.1e}")
     print(f"  -> {'AGREE' if ok else 'DISAGREE'} (tolerance {AGREE_RTOL:g} relative to max(1, |value|))")
-    med = {k: np.median(np.asarray(v), axis=0) for k, v in times.items()}
-    steps = args.R * args.T
-    print(f"timing (median of {args.repeats} interleaved repeats after warm-up; wall / cpu):")
-    for k, label in (("batched", "batched solvers.sgd.run"), ("loop", "per-replicate loop")):
-        w, c = med[k]
-        print(f"  {label:26s} {w:8.3f} s / {c:8.3f} s   ({w / steps * 1e6:.3f} us per replicate-step, wall)")
-    sw, sc = med["loop"][0] / med["batched"][0], med["loop"][1] / med["batched"][1]
-    verdict = "met" if sw >= TARGET_SPEEDUP else "NOT met"
-    print(f"speed-up: {sw:.1f}x wall, {sc:.1f}x cpu  (target >= {TARGET_SPEEDUP:g}x: {verdict} on wall clock)")
-    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    labels = {"batched": "batched solvers.sgd.run", "loop": "per-replicate loop"}
+    report_speedup(times, args.R * args.T, args.repeats, labels, TARGET_SPEEDUP)
     return 0 if ok else 1
 
 

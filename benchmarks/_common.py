@@ -1,0 +1,49 @@
+"""What the batched-vs-loop benchmark scripts share: thread pinning (every timing on one BLAS/OpenMP thread), a
+wall/CPU timer, the relative difference of two results, and the speed-up report."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+
+def pin_threads() -> str:
+    """Pin BLAS/OpenMP pools to one thread; return a description of how."""
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return ("threadpoolctl NOT installed; pinned to 1 via OPENBLAS/OMP/MKL/BLIS_NUM_THREADS=1 "
+                "set before importing NumPy")
+    threadpool_limits(limits=1)
+    pools = ", ".join(f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info())
+    return f"pinned to 1 with threadpoolctl ({pools or 'no pools found'})"
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds, result) of one call."""
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - w, time.process_time() - c, out
+
+
+def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest |a - b| relative to max(1, max |b|)."""
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / max(1.0, float(np.max(np.abs(b)))))
+
+
+def report_speedup(times: Mapping[str, Sequence[tuple[float, float]]], steps: int, repeats: int,
+                   labels: Mapping[str, str], target: float) -> None:
+    """Print the median wall/CPU time of the "batched" and "loop" runs, per replicate-step, and their ratio
+    against the target."""
+    med = {k: np.median(np.asarray(v), axis=0) for k, v in times.items()}
+    print(f"timing (median of {repeats} interleaved repeats after warm-up; wall / cpu):")
+    for k in ("batched", "loop"):
+        w, c = med[k]
+        print(f"  {labels[k]:26s} {w:8.3f} s / {c:8.3f} s   ({w / steps * 1e6:.3f} us per replicate-step, wall)")
+    sw, sc = med["loop"][0] / med["batched"][0], med["loop"][1] / med["batched"][1]
+    verdict = "met" if sw >= target else "NOT met"
+    print(f"speed-up: {sw:.1f}x wall, {sc:.1f}x cpu  (target >= {target:g}x: {verdict} on wall clock)")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
