@@ -21,6 +21,8 @@ RUNS = [
     ("bench_mdp.py", [], "exact evaluation of 1000 random 10-state, 4-action MDPs"),
     ("bench_group_slope.py", [], "gSLOPE path: strong screening vs none, and vs cvxpy CLARABEL"),
     ("bench_sgd.py", [], "batched SGD + L2 on a scale-invariant model, 1024 replicates, vs a per-replicate loop"),
+    ("bench_matrix_sensing.py", [], "batched GD on 256 matrix-sensing replicates vs a per-replicate loop"),
+    ("bench_btl_mle.py", [], "batched BTL MLE over 256 datasets vs cvxpy CLARABEL in a loop"),
 ]
 
 
