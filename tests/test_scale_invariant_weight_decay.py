@@ -94,6 +94,22 @@ def test_batched_optimisers_against_a_slow_loop(opt: OptimizerConfig) -> None:
                                rtol=1e-11, atol=1e-13)
 
 
+def test_plain_sgd_closed_form_step_matches_the_general_step() -> None:
+    """run() takes the closed-form sgd step when only ||w_t||^2 is kept, and the general one when a statistic
+    needs g~: both give the same iterates (to rounding) and the same kept norms."""
+    model = _model()
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal((7, 6))
+    batches = rng.integers(0, 40, size=(30, 7, 4))
+    for opt in (OptimizerConfig("sgd", 0.3, l2=0.05), OptimizerConfig("sgd", 0.2, l2=0.1, decoupled=0.01)):
+        fast, kept_fast = run(model, initial_state(w0), batches, opt, keep=("norm_sq",))
+        general, kept_general = run(model, initial_state(w0), batches, opt, keep=("norm_sq", "radial"))
+        np.testing.assert_allclose(fast.w, general.w, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(kept_fast["norm_sq"], kept_general["norm_sq"], rtol=1e-13)
+        assert fast.t == general.t == 30
+        np.testing.assert_array_equal(fast.p, general.p)  # plain sgd keeps no buffer on either path
+
+
 def test_momentum_cross_term_against_stored_momenta() -> None:
     space = sim.momentum_space(PARAMS)
     inst = space.decode(space.sample(np.random.default_rng(2), 4))
@@ -183,8 +199,12 @@ def test_same_code_on_array_api_strict() -> None:
         np.testing.assert_allclose(strict[k], plain[k], rtol=1e-12)
     model = _model(array_api_strict)
     w0 = array_api_strict.asarray(rng.standard_normal((2, 6)))
-    for opt in (OptimizerConfig("sgdp", 0.1, beta=0.9), OptimizerConfig("adam", 0.01, decoupled=0.01)):
-        run(model, initial_state(w0), rng.integers(0, 40, size=(3, 2, 4)), opt)
+    batches = rng.integers(0, 40, size=(3, 2, 4))
+    for opt in (OptimizerConfig("sgdp", 0.1, beta=0.9), OptimizerConfig("adam", 0.01, decoupled=0.01),
+                OptimizerConfig("sgd", 0.1, l2=0.1)):
+        strict_w = run(model, initial_state(w0), batches, opt)[0].w
+        plain_w = run(_model(), initial_state(np.asarray(w0)), batches, opt)[0].w
+        np.testing.assert_allclose(np.asarray(strict_w), plain_w, rtol=1e-12)
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
