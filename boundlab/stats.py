@@ -44,7 +44,10 @@ class MeanTest:
 
     Hall's correction is applied when the guard passes (then |a| <= 0.2) or from :data:`MIN_SKEW_SAMPLE`
     replicates on; below that, on a sample that fails the guard, the skewness estimate is too noisy and the
-    inverse transformation would stretch an interval's far end without bound.
+    inverse transformation would stretch an interval's far end without bound. With the guard on, the test on the
+    short-tail side corrects with the guard's upper bound of |G1| (signed like G1), the long-tail side with the
+    estimate: a sample that passes the rule still tends to underestimate its skewness (log-normal, sigma 1, 400
+    replicates, "==" at 4 points: 0.065 false violations with the estimate, 0.056 with the bound, 1000 seeds).
 
     The guard is on for expectation claims. Limit claims (distances, compared with a tolerance) and the intervals
     drawn for rate claims use ``guard=False``: there the all-or-nothing guard would leave a mean distance seven
@@ -82,20 +85,26 @@ class MeanTest:
         short_tail_below = self.skew > 0.0
         return upper == short_tail_below
 
-    @property
-    def _a(self) -> float:
+    def _a(self, upper: bool) -> float:
+        """Hall's a = skew / sqrt(n) for the one-sided test of the mean being too large (``upper``) or too small.
+        With the guard on, the test on the short-tail side uses the guard's upper bound of |G1| (with the sign of
+        G1) instead of the estimate, since a skewed sample tends to underestimate its own skewness."""
         if self.n <= 0 or self.n < MIN_SKEW_SAMPLE and not (self.guard and self.normal_enough):
             return 0.0
-        return self.skew / np.sqrt(self.n)
+        skew = self.skew
+        short_tail = (self.skew > 0.0) != upper  # below the mean for a right-skewed sample
+        if self.guard and short_tail and np.isfinite(self.skew_bound):
+            skew = float(np.sign(self.skew)) * max(abs(self.skew), self.skew_bound)
+        return skew / np.sqrt(self.n)
 
-    def transformed(self, t: float) -> float:
-        """Hall's H(t): the skewness-corrected studentised mean."""
-        a = self._a
+    def transformed(self, t: float, upper: bool = True) -> float:
+        """Hall's H(t): the skewness-corrected studentised mean, for the test on the given side."""
+        a = self._a(upper)
         return float(t + a / 6.0 + a * t**2 / 3.0 + a**2 * t**3 / 27.0)
 
-    def untransformed(self, h: float) -> float:
+    def untransformed(self, h: float, upper: bool = True) -> float:
         """The t with H(t) = h (H(t) = ((1 + a t / 3)^3 - 1) / a + a / 6, so t = 3 (cbrt(1 + a (h - a/6)) - 1) / a)."""
-        a = self._a
+        a = self._a(upper)
         if abs(a) < 1e-12:
             return float(h)
         return float(3.0 * (np.cbrt(1.0 + a * (h - a / 6.0)) - 1.0) / a)
@@ -108,7 +117,7 @@ class MeanTest:
         from scipy import stats  # imported on first use: `boundlab list` never needs it
 
         dist = stats.t(df=max(self.n - 1, 1))
-        h = self.transformed(t)
+        h = self.transformed(t, upper)
         return float(dist.sf(h) if upper else dist.cdf(h))
 
     def p_above(self, value: float) -> float:
@@ -136,8 +145,8 @@ class MeanTest:
 
         q = stats.t(df=max(self.n - 1, 1)).ppf(1.0 - alpha_each_side)
         # mu is rejected as too large when H((mean - mu)/se) < -q, as too small when H(...) > q
-        low = self.mean - self.untransformed(q) * self.se
-        high = self.mean - self.untransformed(-q) * self.se
+        low = self.mean - self.untransformed(q, upper=True) * self.se
+        high = self.mean - self.untransformed(-q, upper=False) * self.se
         if not (np.isfinite(low) and np.isfinite(high)):  # pragma: no cover - guarded by the cube root
             low, high = self.mean - q * self.se, self.mean + q * self.se
         # an end comes from the test that rejects mu on that side; an untrusted test bounds nothing
