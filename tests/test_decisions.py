@@ -153,3 +153,34 @@ def test_limit_reaches_settles_or_grows() -> None:
     assert decide_limit(x, settle, 1e-5, final, "max", 0.05).verdict == "violated"
     grow = [np.full(4, 1e-8 * v) for v in x]  # 1e-8 -> 1e-6: below tol, but moving away
     assert decide_limit(x, grow, 1e-5, final, "max", 0.05).verdict == "inconclusive"
+
+
+def test_non_finite_measurements_are_decided_not_crashed() -> None:
+    """An infinite value on the bounded side violates an expectation claim (the mean is infinite); NaN leaves it
+    undefined (inconclusive); an infinite final distance violates a limit claim; nothing crashes or passes."""
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal(64) * 0.1
+    with_inf = q.copy()
+    with_inf[5] = np.inf
+    with_nan = q.copy()
+    with_nan[7] = np.nan
+    ok = MeanEvidence({"n": 1}, q, np.ones(64))
+    up = decide_expectation([ok, MeanEvidence({"n": 2}, with_inf, np.ones(64))], "<=", 0.0, 0.05)
+    assert up.verdict == "violated" and up.counterexample["replicate"] == 5
+    assert decide_expectation([MeanEvidence({"n": 2}, -with_inf, np.ones(64))], ">=", 0.0, 0.05).verdict == \
+        "violated"
+    harmless = decide_expectation([MeanEvidence({"n": 2}, -with_inf, np.ones(64))], "<=", 0.0, 0.05)
+    assert harmless.verdict == "inconclusive" and "not finite" in harmless.reason
+    nan = decide_expectation([MeanEvidence({"n": 2}, with_nan, np.ones(64))], "==", 0.0, 0.05)
+    assert nan.verdict == "inconclusive" and nan.details["non_finite"][0]["count"] == 1
+    x = np.array([10.0, 100.0, 1000.0])
+    d = [np.abs(q) + 1.0 / v for v in x]
+    assert decide_limit(x, d, 0.5, x == x.max(), "mean", 0.05).verdict == "consistent"
+    diverged = [d[0], d[1], np.where(np.arange(64) == 3, np.inf, d[2])]
+    lim = decide_limit(x, diverged, 0.5, x == x.max(), "mean", 0.05)
+    assert lim.verdict == "violated" and lim.counterexample["replicate"] == 3
+    early_inf = [np.where(np.arange(64) == 3, np.inf, d[0]), d[1], d[2]]
+    assert decide_limit(x, early_inf, 0.5, x == x.max(), "max", 0.05).verdict == "inconclusive"
+    nan_lim = decide_limit(x, [d[0], d[1], np.where(np.arange(64) == 3, np.nan, d[2])], 0.5, x == x.max(), "mean",
+                           0.05)
+    assert nan_lim.verdict == "inconclusive"

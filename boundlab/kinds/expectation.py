@@ -27,8 +27,57 @@ class MeanEvidence:
     rhs: np.ndarray
 
 
+def _non_finite(evidence: Sequence[MeanEvidence], op: str, margin: float, alpha: float) -> Decision | None:
+    """The decision when some measured value is not finite, else None.
+
+    An infinite lhs on the side the claim bounds (+inf for <=, -inf for >=, either for ==) with a finite bound
+    makes the expectation infinite on that side: the claim is violated, with that replicate as the counterexample.
+    Any other non-finite value (NaN, an infinite bound, an infinite value on the harmless side) leaves the mean
+    undefined or untestable: inconclusive, with the count."""
+    bad = []
+    for ev in evidence:
+        lhs, rhs = np.asarray(ev.lhs, float), np.asarray(ev.rhs, float)
+        mask = ~(np.isfinite(lhs) & np.isfinite(rhs))
+        if mask.any():
+            bad.append((ev, lhs, rhs, mask))
+    if not bad:
+        return None
+    details = {"margin": margin, "alpha": alpha, "op": op,
+               "non_finite": [{"params": dict(ev.params), "count": int(m.sum()), "replicates": int(m.size)}
+                              for ev, _, _, m in bad]}
+    points = [{"params": dict(ev.params), "replicates": int(np.size(ev.lhs)), "estimate": None, "ci": None,
+               "bound": _f(float(np.mean(ev.rhs))) if np.all(np.isfinite(ev.rhs)) else None, "ratio": None}
+              for ev in evidence]
+    resolution = {"relative_deviation": None, "power": 0.8, "margin": margin,
+                  "meaning": "undefined: some measured values are not finite"}
+    harmful = {"<=": (np.inf,), ">=": (-np.inf,), "==": (np.inf, -np.inf)}[op]
+    for ev, lhs, rhs, _ in bad:
+        hit = np.flatnonzero(np.isin(lhs, harmful) & np.isfinite(rhs))
+        if hit.size:
+            j = int(hit[0])
+            return Decision(
+                "violated",
+                f"At {dict(ev.params)} replicate {j} measured {lhs[j]} against a finite bound {rhs[j]:.4g}: a value "
+                f"that is infinite with positive probability makes the expectation infinite, so E[Q] {op} B fails.",
+                points, counterexample={"params": dict(ev.params), "replicate": j, "estimate": str(lhs[j]),
+                                        "bound": float(rhs[j])},
+                details=details, resolution=resolution)
+    ev, _, _, m = bad[0]
+    return Decision(
+        "inconclusive",
+        f"{sum(int(b[3].sum()) for b in bad)} measured values at {len(bad)} of {len(evidence)} points are not finite "
+        f"(NaN or infinite; first at {dict(ev.params)}, {int(m.sum())} of {m.size} replicates): the mean is "
+        "undefined there, so nothing is decided. The measurement should report diverging or failed runs "
+        "explicitly.",
+        points, details=details, resolution=resolution)
+
+
 def decide_expectation(evidence: Sequence[MeanEvidence], op: str, margin: float, alpha: float) -> Decision:
-    """E[lhs] <= rhs (or >=, ==) at every point; Holm over points; margins relative to |E[rhs]|."""
+    """E[lhs] <= rhs (or >=, ==) at every point; Holm over points; margins relative to |E[rhs]|. Non-finite
+    measurements are decided by :func:`_non_finite`."""
+    early = _non_finite(evidence, op, margin, alpha)
+    if early is not None:
+        return early
     n_points = len(evidence)
     pvalues, inside, points, detectable, guarded = [], [], [], [], []
     for ev in evidence:

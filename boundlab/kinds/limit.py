@@ -20,6 +20,39 @@ if TYPE_CHECKING:
     from boundlab.results import Result
 
 
+def _non_finite_limit(distances: Sequence[np.ndarray], tol: float, final: np.ndarray, statistic: str, alpha: float,
+                      params: Sequence[Mapping[str, Any]]) -> Decision | None:
+    """The decision when some distance is not finite, else None: an infinite distance at a final point means the
+    distance does not settle within the tolerance there (violated, that replicate the counterexample); NaN
+    anywhere, or an infinite distance before the limit region, leaves the check undecided (inconclusive)."""
+    arrays = [np.asarray(d, float) for d in distances]
+    if all(np.all(np.isfinite(d)) for d in arrays):
+        return None
+    details = {"tol": tol, "statistic": statistic, "alpha": alpha,
+               "non_finite": [{"params": dict(p), "count": int(np.sum(~np.isfinite(d))), "replicates": int(d.size)}
+                              for p, d in zip(params, arrays, strict=True) if not np.all(np.isfinite(d))]}
+    points = [{"params": dict(p), "replicates": int(d.size),
+               "estimate": _f(float(np.max(d)) if statistic == "max" else float(np.mean(d))), "ci": None,
+               "bound": tol, "ratio": None} for p, d in zip(params, arrays, strict=True)]
+    resolution = {"distance": None, "power": 0.8, "tol": tol, "meaning": "undefined: some distances are not finite"}
+    if not any(np.isnan(d).any() for d in arrays):
+        for i in np.flatnonzero(final):
+            hit = np.flatnonzero(np.isposinf(arrays[i]))
+            if hit.size:
+                return Decision(
+                    "violated",
+                    f"At {dict(params[i])}, in the limit region, replicate {int(hit[0])} ends at an infinite distance "
+                    f"({hit.size} of {arrays[i].size} replicates): the distance does not settle within {tol:g}.",
+                    points, counterexample={"params": dict(params[i]), "replicate": int(hit[0]), "distance": "inf"},
+                    details=details, resolution=resolution)
+    count = sum(int(np.sum(~np.isfinite(d))) for d in arrays)
+    return Decision(
+        "inconclusive",
+        f"{count} distances are not finite (NaN, or infinite before the limit region): nothing is decided. The "
+        "measurement should report failed runs explicitly.",
+        points, details=details, resolution=resolution)
+
+
 def decide_limit(
     x: np.ndarray,
     distances: Sequence[np.ndarray],
@@ -37,6 +70,9 @@ def decide_limit(
     x = np.asarray(x, float)
     final = np.asarray(final, bool)
     params = params or [{"x": v} for v in x]
+    early = _non_finite_limit(distances, tol, final, statistic, alpha, params)
+    if early is not None:
+        return early
     n_final = int(final.sum())
     points, summary = [], []
     for p, d in zip(params, distances, strict=True):
