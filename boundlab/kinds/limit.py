@@ -193,10 +193,15 @@ class LimitClaim(Claim):
 
     @staticmethod
     def headline(result: Result) -> str:
-        """The distance at the last sweep point (unless the decision reports a tightness)."""
+        """The distance at the last sweep point (unless the decision reports a tightness); for a violation, the
+        distance where it settles above the tolerance."""
         generic = tightness_headline(result)
         if generic is not None:
             return generic
+        where = (result.counterexample or {}).get("params") if result.verdict == "violated" else None
+        hit = [p for p in result.points if where is not None and p["params"] == where]
+        if hit and hit[0]["estimate"] is not None:
+            return f"distance {hit[0]['estimate']:.3g} at {', '.join(f'{k}={v}' for k, v in where.items())}"
         if result.points and result.points[-1]["estimate"] is not None:
             return f"final distance {result.points[-1]['estimate']:.3g}"
         return "—"
