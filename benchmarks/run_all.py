@@ -23,6 +23,7 @@ RUNS = [
     ("bench_sgd.py", [], "batched SGD + L2 on a scale-invariant model, 1024 replicates, vs a per-replicate loop"),
     ("bench_matrix_sensing.py", [], "batched GD on 256 matrix-sensing replicates vs a per-replicate loop"),
     ("bench_btl_mle.py", [], "batched BTL MLE over 256 datasets vs cvxpy CLARABEL in a loop"),
+    ("bench_smooth_ot.py", [], "quadratically and entropically regularised OT vs cvxpy and POT at matched accuracy"),
     ("bench_exploitability.py", [], "exploitability of a batch of Leduc profiles vs a per-infoset Python loop"),
 ]
 
