@@ -41,14 +41,16 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cvxpy as cp
 import numpy as np
 
 from boundlab import to_numpy
 from boundlab.errors import MeasurementError
 from solvers.mtp2 import adaptive_mtp2
+
+if TYPE_CHECKING:
+    import cvxpy as cp
 
 CHUNK = 100
 """The first block of samples in the estimation experiment: every swept n is CHUNK times a power of 2."""
@@ -130,10 +132,13 @@ def measure_estimation_error(params: Mapping[str, Any], rng: np.random.Generator
             "converged": to_numpy(xp.astype(converged, xp.float64))}
 
 
+
 _PROBLEMS: dict[tuple[int, str], tuple[cp.Problem, cp.Parameter, cp.Parameter]] = {}
 
 
 def boxed_problem(p: int, kind: str) -> tuple[cp.Problem, cp.Parameter, cp.Parameter]:
+    import cvxpy as cp  # imported on first use: `boundlab list` never needs the solver stack
+
     """The compiled-once problem min -log det Theta + tr(S Theta) s.t. |Theta_ij| <= B and the feasible set
     ``kind`` ("m": M-matrices, "dd": diagonally dominant M-matrices, "pd": positive definite), with parameters
     S and B."""
@@ -160,6 +165,8 @@ def boxed_optimum(S: np.ndarray, kind: str, bound: float) -> tuple[float, int]:
     default tolerances first; if it fails or stops at "optimal_inaccurate", CLARABEL with tight tolerances; the
     first "optimal" value is used, else the first "optimal_inaccurate" one; SCS only when both CLARABEL runs
     fail outright."""
+    import cvxpy as cp
+
     problem, S_par, B_par = boxed_problem(S.shape[0], kind)
     S_par.value = (S + S.T) / 2.0
     B_par.value = float(bound)
