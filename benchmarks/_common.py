@@ -1,5 +1,6 @@
-"""What the batched-vs-loop benchmark scripts share: thread pinning (every timing on one BLAS/OpenMP thread), a
-wall/CPU timer, the relative difference of two results, and the speed-up report."""
+"""What the batched-vs-loop benchmark scripts share: thread pinning (every timing on one BLAS/OpenMP thread), the
+header every script prints, a wall/CPU timer and interleaved repeats, the agreement lines, and the speed-up
+report."""
 
 from __future__ import annotations
 
@@ -27,6 +28,40 @@ def timed(fn: Callable[[], object]) -> tuple[float, float, object]:
     w, c = time.perf_counter(), time.process_time()
     out = fn()
     return time.perf_counter() - w, time.process_time() - c, out
+
+
+def print_header(title: str, config: str, threads: str, versions: str = "") -> None:
+    """The lines every benchmark starts with: what is compared, its configuration, how threads were pinned,
+    and the machine (CPU count, library versions, load average)."""
+    extra = f", {versions}" if versions else ""
+    print(title)
+    print(f"config : {config}")
+    print(f"threads: {threads}")
+    print(f"machine: {os.cpu_count()} CPUs, numpy {np.__version__}{extra}, "
+          f"load average at start {os.getloadavg()[0]:.2f}")
+
+
+def interleaved(runs: Mapping[str, Callable[[], object]], repeats: int
+                ) -> tuple[dict[str, list[tuple[float, float]]], dict[str, object]]:
+    """Time each run `repeats` times, interleaved (a slow drift in machine load hits every run alike); return
+    the (wall, CPU) times per run and each run's last result."""
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in runs}
+    results: dict[str, object] = {}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            wall, cpu, results[name] = timed(fn)
+            times[name].append((wall, cpu))
+    return times, results
+
+
+def print_agreement(rows: Sequence[tuple[str, float]], rtol: float) -> bool:
+    """Print each (label, max relative difference) and whether all are within rtol; return that."""
+    ok = all(err <= rtol for _, err in rows)
+    print("agreement:")
+    for label, err in rows:
+        print(f"  {label:50s} max rel diff {err:.1e}")
+    print(f"  -> {'AGREE' if ok else 'DISAGREE'} (tolerance {rtol:g} relative to max(1, |value|))")
+    return ok
 
 
 def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:

@@ -35,7 +35,7 @@ from pathlib import Path  # noqa: E402
 
 import cvxpy as cp  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import pin_threads  # noqa: E402
+from _common import pin_threads, print_header  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simulations.rlhf_pairwise_comparisons import btl_comparisons, sum_zero_directions  # noqa: E402
@@ -101,11 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     x = btl_comparisons(rng, 1.5 * sum_zero_directions(rng, args.R, args.d), args.n)
     basis = sum_zero_basis(args.d)
-    print("Batched BTL MLE over many datasets vs cvxpy (CLARABEL) in a loop")
-    print(f"config : R={args.R} datasets, n={args.n} comparisons, d={args.d}, B={args.B}")
-    print(f"threads: {threads}")
-    print(f"machine: {os.cpu_count()} CPUs, numpy {np.__version__}, cvxpy {cp.__version__}, "
-          f"load average at start {os.getloadavg()[0]:.2f}")
+    print_header("Batched BTL MLE over many datasets vs cvxpy (CLARABEL) in a loop",
+                 f"R={args.R} datasets, n={args.n} comparisons, d={args.d}, B={args.B}", threads,
+                 f"cvxpy {cp.__version__}")
 
     def ours() -> tuple[np.ndarray, float, float, float]:
         start = time.perf_counter()

@@ -28,7 +28,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _common import max_rel_diff, pin_threads, report_speedup, timed  # noqa: E402
+from _common import interleaved, max_rel_diff, pin_threads, print_agreement, print_header, report_speedup  # noqa: E402, E501
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simulations.incremental_matrix_sensing import ground_truth, initial_factor, wishart_gram  # noqa: E402
@@ -77,11 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     _, Xs = ground_truth(rng, args.R, args.d, lam)
     H = wishart_gram(rng, args.R, args.d * (args.d + 1) // 2, args.m)
     U0 = args.alpha * initial_factor(rng, args.R, args.d, args.width)
-    print("Batched gradient descent on matrix sensing vs per-replicate Python loop")
-    print(f"config : R={args.R} T={args.T} d={args.d} m={args.m} width={args.width} alpha={args.alpha} "
-          f"eta={args.eta} spectrum={lam.tolist()}")
-    print(f"threads: {threads}")
-    print(f"machine: {os.cpu_count()} CPUs, numpy {np.__version__}, load average at start {os.getloadavg()[0]:.2f}")
+    print_header("Batched gradient descent on matrix sensing vs per-replicate Python loop",
+                 f"R={args.R} T={args.T} d={args.d} m={args.m} width={args.width} alpha={args.alpha} "
+                 f"eta={args.eta} spectrum={lam.tolist()}", threads)
 
     def batched() -> np.ndarray:
         return gradient_descent(H, Xs, U0, args.eta, args.T, None, np).U
@@ -91,21 +89,13 @@ def main(argv: list[str] | None = None) -> int:
 
     batched()  # warm-up
     per_replicate_loop(H, Xs, U0, args.eta, args.T, count=min(4, args.R))
-    times: dict[str, list[tuple[float, float]]] = {"batched": [], "loop": []}
-    for _ in range(args.repeats):  # interleaved, so slow drifts in machine load hit both alike
-        wb, cb, res_b = timed(batched)
-        wl, cl, res_l = timed(loop)
-        times["batched"].append((wb, cb))
-        times["loop"].append((wl, cl))
+    times, results = interleaved({"batched": batched, "loop": loop}, args.repeats)
+    res_b, res_l = np.asarray(results["batched"]), np.asarray(results["loop"])
 
     Xb = res_b @ np.swapaxes(res_b, 1, 2)
     Xl = res_l @ np.swapaxes(res_l, 1, 2)
     fit = np.linalg.norm(Xb - Xs, axis=(1, 2)) / np.linalg.norm(Xs, axis=(1, 2))
-    err = max_rel_diff(Xb, Xl)
-    ok = err <= AGREE_RTOL
-    print("agreement:")
-    print(f"  final U U^T: batched vs loop (all replicates)      max rel diff {err:.1e}")
-    print(f"  -> {'AGREE' if ok else 'DISAGREE'} (tolerance {AGREE_RTOL:g} relative to max(1, |value|))")
+    ok = print_agreement([("final U U^T: batched vs loop (all replicates)", max_rel_diff(Xb, Xl))], AGREE_RTOL)
     print(f"  (median relative distance of the final U U^T to X*: {np.median(fit):.2e})")
     labels = {"batched": "batched gradient_descent", "loop": "per-replicate loop"}
     report_speedup(times, args.R * args.T, args.repeats, labels, TARGET_SPEEDUP)
