@@ -2,9 +2,9 @@
 
 Run ``python benchmarks/bench_sparse_ot.py``.  BLAS/OpenMP threads are pinned to 1 for every solver (with
 threadpoolctl when it is installed, and through the *_NUM_THREADS variables set before NumPy is imported).
-Times are medians of 5 interleaved repeats after one warm-up run (the batched and k = 1 sections: REPEATS), all
-measured in this one run on the same instances. Accuracy is matched as a user would set it: each solver runs at
-its defaults and at the stopping tolerance a user would pick for the target (semi-dual value within 1e-8
+Times are medians of 5 interleaved repeats after one warm-up run (the k = 1 section is a correctness check, timed
+once), all measured in this one run on the same instances. Accuracy is matched as a user would set it: each solver
+runs at its defaults and at the stopping tolerance a user would pick for the target (semi-dual value within 1e-8
 relative of its optimum, plan marginals within 1e-6), and the table shows whether each run reached the target.
 Instances: X ~ N(0, I_2), Y ~ N(0.5, I_2), C = squared distances / max, uniform marginals, gamma = 0.05.
 """
@@ -18,7 +18,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -26,31 +25,14 @@ import numpy as np  # noqa: E402
 import ot  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import interleaved, pin_threads, print_header, timed  # noqa: E402
+
 from simulations.sparsity_constrained_ot import instance  # noqa: E402
 from solvers import ot_references as ref  # noqa: E402
 from solvers import sparse_ot as so  # noqa: E402
 
-REPEATS = 3
+REPEATS = 5
 GAMMA = 0.05
-
-
-def timed(fn, repeats: int = REPEATS):
-    fn()  # warm-up
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
-def thread_note() -> str:
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return "threadpoolctl not installed: threads pinned via OMP/OPENBLAS/MKL_NUM_THREADS=1"
-    threadpool_limits(1)
-    return "threads pinned to 1 with threadpoolctl.threadpool_limits(1) and *_NUM_THREADS=1"
 
 
 #: The accuracy a user asks for: the semi-dual value within TARGET_REL of its optimum, and a plan whose marginals
@@ -66,16 +48,12 @@ def reference_value(a, b, C, k: int) -> float:
     return max(ours, pot)
 
 
-def interleaved(runs: dict, repeats: int = 5) -> tuple[dict, dict]:
+def median_walls(runs: dict, repeats: int = REPEATS) -> tuple[dict, dict]:
     """Median wall time of each run over ``repeats`` interleaved rounds after one warm-up; the last results."""
-    out = {name: fn() for name, fn in runs.items()}
-    times: dict = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            t0 = time.perf_counter()
-            out[name] = fn()
-            times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}, out
+    for fn in runs.values():
+        fn()  # warm-up
+    times, out = interleaved(runs, repeats)
+    return {k: statistics.median(w for w, _ in v) for k, v in times.items()}, out
 
 
 def solver_runs(a, b, C, k: int) -> dict:
@@ -101,7 +79,7 @@ def compare_pot(m: int, k: int, seeds: list[int]) -> None:
         a, b, C = instance(m, m, seed)
         star = reference_value(a, b, C, k)
         runs = solver_runs(a, b, C, k)
-        times, res = interleaved(runs)
+        times, res = median_walls(runs)
         for name in runs:
             r = res[name]
             if name.startswith("ours"):
@@ -138,7 +116,7 @@ def compare_cvxpy(m: int, k: int, seed: int) -> None:
 
     runs = {"cvxpy": cvxpy_dk, "ours semi-dual": lambda: so.solve_semi_dual(a, b, C, GAMMA, k),
             "ours dual": lambda: so.solve_dual(a, b, C, GAMMA, k)}
-    times, res = interleaved(runs)
+    times, res = median_walls(runs)
     prob = res["cvxpy"]
     compile_s, solve_s = prob.compilation_time or 0.0, prob.solver_stats.solve_time or 0.0
     print(f"cvxpy D_k          {times['cvxpy']:8.3f} s wall (compile {compile_s:.3f} s, CLARABEL solve "
@@ -155,8 +133,9 @@ def batched_throughput(B: int, m: int, k: int) -> None:
     print(f"\n== batched throughput: B = {B} instances of {m} x {m}, k = {k}")
     insts = [instance(m, m, s) for s in range(B)]
     a, b, C = (np.stack(v) for v in zip(*insts, strict=True))
-    t_batch, rb = timed(lambda: so.solve_semi_dual(a, b, C, GAMMA, k))
-    t_loop, rl = timed(lambda: [so.solve_semi_dual(*inst, GAMMA, k) for inst in insts])
+    times, res = median_walls({"batched": lambda: so.solve_semi_dual(a, b, C, GAMMA, k),
+                               "loop": lambda: [so.solve_semi_dual(*inst, GAMMA, k) for inst in insts]})
+    (t_batch, rb), (t_loop, rl) = ((times[k_], res[k_]) for k_ in ("batched", "loop"))
     same = max(abs(float(rb.value[i]) - float(rl[i].value[0])) for i in range(B))
     same_it = all(int(rb.iterations[i]) == int(rl[i].iterations[0]) for i in range(B))
     print(f"batched call {t_batch:.3f} s ({B / t_batch:.1f} inst/s), loop {t_loop:.3f} s ({B / t_loop:.1f} inst/s), "
@@ -172,16 +151,15 @@ def k1_exactness(m: int, B: int) -> None:
             rng = np.random.default_rng(12345)
             insts = [(rng.dirichlet(np.full(m, 2.0)), rng.dirichlet(np.full(m, 2.0)), C) for _, _, C in insts]
         a, b, C = (np.stack(v) for v in zip(*insts, strict=True))
-        t, r = timed(lambda a=a, b=b, C=C: so.solve_semi_dual(a, b, C, GAMMA, 1, polish=False), repeats=1)
+        t, _, r = timed(lambda a=a, b=b, C=C: so.solve_semi_dual(a, b, C, GAMMA, 1, polish=False))
         err = [float(r.value[i]) - (ot.emd2(a[i], b[i], C[i]) + GAMMA / 2 * b[i] @ b[i]) for i in range(B)]
         print(f"{marg:>9}: batched call {t:.3f} s, S_1 - (OT + const): max {max(err):+.1e}, min {min(err):+.1e}, "
               f"quasi-Newton iterations {r.iterations.tolist()}")
 
 
 def main() -> None:
-    print(__doc__.strip().splitlines()[0])
-    print(thread_note())
-    print(f"numpy {np.__version__}, POT {ot.__version__}; medians after 1 warm-up")
+    print_header(__doc__.strip().splitlines()[0], f"gamma = {GAMMA}; medians of {REPEATS} interleaved repeats "
+                 "after 1 warm-up", pin_threads(), f"POT {ot.__version__}")
     compare_pot(500, 2, [0, 1])
     compare_pot(100, 2, [0, 1, 2])
     compare_cvxpy(100, 2, 0)
