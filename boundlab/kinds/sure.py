@@ -316,11 +316,13 @@ def sure_figures(result: Result, axes: list[Axes]) -> None:
     ax.legend(fontsize=6)
     _worst_gap_axis(result, axes[1], idx)
     labels = point_labels(pts)
+    # characters the widest label line takes, times the number of points: about 60 fit across a panel at 5.5 pt
+    widest = max((len(line) for label in labels for line in label.split("\n")), default=0)
     for a in axes[:2]:
         a.set_xlim(-0.5, len(pts) - 0.5)
-        if len(labels) <= 8:
+        if len(labels) <= 8 and widest * len(labels) <= 60:
             a.set_xticks(idx, labels, fontsize=5.5)
-        else:  # too many points to name: integer ticks, the grid order is the Setup line's
+        else:  # too many points, or labels too long, to name: integer ticks, the grid order is the Setup line's
             a.xaxis.set_major_locator(ticker.MaxNLocator(nbins=8, integer=True))
             a.set_xlabel("sweep point (grid order of the Setup line)")
 
