@@ -91,7 +91,12 @@ def test_stationary_points_against_brentq_and_bounded_minimisation() -> None:
             best = optimize.minimize_scalar(lambda x, i=i: _slow(problem, i, x)[0], bounds=DOMAIN,
                                             method="bounded", options={"xatol": 1e-9})
             if df(lo) < 0 < df(hi):  # a single interior minimum: the bounded search finds it too
-                assert abs(best.x - root[i]) < 1e-6
+                # to within what f's rounding lets a comparison search resolve: f is known to eps * |f|, so
+                # near a minimum of curvature f'' the search cannot tell points sqrt(2 eps |f| / f'') apart
+                h = 1e-4
+                curvature = abs(df(root[i] + h) - df(root[i] - h)) / (2 * h)
+                flat = np.sqrt(2 * np.finfo(float).eps * (1 + abs(best.fun)) / curvature)
+                assert abs(best.x - root[i]) < 1e-6 + 4 * flat
             checked += 1
     assert checked >= 12
 
