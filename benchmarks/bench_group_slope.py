@@ -6,8 +6,12 @@ and the *_NUM_THREADS variables set before NumPy is imported). Every ratio is me
 same instances; timings are interleaved (screened, unscreened, screened, ...) and reported as medians of REPEATS
 runs after one warm-up. Both of our variants use the same stopping rule, a relative duality gap of TOL, the
 accuracy a user would ask of the solver; CLARABEL runs at its tolerances 1e-9 (gap and feasibility), the
-setting of the cvxpy reference used in the verification. Agreement is the largest l2 distance between the
-solutions over the path points; nothing here asserts a time.
+setting of the cvxpy reference used in the verification. Agreement is the largest relative difference of the
+objective values over the path points, and the largest l2 distance between the solutions. CLARABEL's solutions
+of this second-order-cone form stop improving at an l2 error of about 1e-6 whatever its tolerances (measured:
+tolerances 1e-11 give 'optimal_inaccurate' and the same distances), while our gap is certified; where n > p the
+strong convexity of the loss turns our certified gap into a bound on our own distance to the minimiser, which
+shows whose error the distance is. Nothing here asserts a time.
 
 Instances: X with i.i.d. N(0, 1) entries, groups of sizes cycling 2..6, y = X beta* + N(0, 1) noise with beta*
 nonzero on 5% of the groups (N(0, 1) entries); gMax weights (q = 0.1); the package's path, lambda_max / 0.99
@@ -35,6 +39,7 @@ from solvers import group_slope as gs  # noqa: E402
 REPEATS = 5
 TOL = 1e-10
 MIN_FRAC = 0.1
+AGREE = 1e-6
 
 
 def thread_note() -> str:
@@ -109,13 +114,25 @@ def against_cvxpy(n: int, p: int, L: int, seed: int) -> None:
         v = np.sqrt(np.asarray(sizes)) * np.asarray(gs.group_norms(beta[None], gs.group_matrix(sizes), np))[0]
         return float(r @ r / (2 * n) + lam * np.sort(v)[::-1] @ w)
 
-    lower = sum(objective(ours.beta[0, k], lams[0, k]) <= objective(cvx[k], lams[0, k]) + ours.gap[0, k]
-                for k in range(L))
-    print(f"n={n:4d} p={p:5d} L={L:3d} seed={seed}: ours (screened) {t['ours']:7.3f} s, cvxpy {t['cvxpy']:7.3f} s, "
-          f"cvxpy/ours = {t['cvxpy'] / t['ours']:6.1f}; max l2 distance {dist.max():.1e} (within 1e-6 at "
-          f"{int(np.sum(dist <= 1e-6))}/{L} points); ours' objective <= CLARABEL's (+ our certified gap) at "
-          f"{lower}/{L} points; "
-          f"CLARABEL status: {sorted(set(status))}")
+    f_ours = np.array([objective(ours.beta[0, k], lams[0, k]) for k in range(L)])
+    f_cvx = np.array([objective(cvx[k], lams[0, k]) for k in range(L)])
+    rel = np.abs(f_cvx - f_ours) / np.abs(f_ours)
+    lower = int(np.sum(f_ours <= f_cvx + ours.gap[0]))
+    line = (f"n={n:4d} p={p:5d} L={L:3d} seed={seed}: ours (screened) {t['ours']:7.3f} s, cvxpy {t['cvxpy']:7.3f} s, "
+            f"cvxpy/ours = {t['cvxpy'] / t['ours']:6.1f}\n    objectives agree to {rel.max():.1e} relative "
+            f"(target {AGREE:g}: {'met' if rel.max() <= AGREE else 'NOT met'}); ours' objective <= CLARABEL's "
+            f"(+ our certified gap) at {lower}/{L} points; CLARABEL status: {sorted(set(status))}\n"
+            f"    solutions: max l2 distance {dist.max():.1e} (within {AGREE:g} at "
+            f"{int(np.sum(dist <= AGREE))}/{L} points)")
+    mu = float(np.linalg.eigvalsh(X[0].T @ X[0] / n)[0])
+    if mu > 1e-12:  # n > p: the loss is mu-strongly convex, so the minimiser is unique and the gap bounds our error
+        ours_err = np.sqrt(2 * np.maximum(ours.gap[0], 0.0) / mu)
+        line += (f"; strongly convex (mu = {mu:.3f}), so ours is certified within {ours_err.max():.1e} of the "
+                 f"minimiser and at least {max(0.0, float((dist - ours_err).max())):.1e} of the distance is "
+                 "CLARABEL's error")
+    else:
+        line += "; p > n: the minimiser need not be unique, so the objectives are the comparison that counts"
+    print(line)
 
 
 def main() -> None:
@@ -126,8 +143,8 @@ def main() -> None:
     for n, p, L, seed in ((100, 400, 20, 0), (100, 400, 20, 1), (100, 1000, 20, 0)):
         screened_vs_unscreened(n, p, L, seed)
     print("\n== ours (screened) vs cvxpy CLARABEL along the path")
-    for seed in (0, 1):
-        against_cvxpy(100, 200, 10, seed)
+    for n, p, seed in ((200, 100, 0), (100, 200, 0), (100, 200, 1)):
+        against_cvxpy(n, p, 10, seed)
 
 
 if __name__ == "__main__":
