@@ -1,9 +1,14 @@
-"""Monte Carlo for online linear regression with Gaussian noise (Zhao, Zhou, He, Gu, ICML 2023).
+"""Monte Carlo for online GLM regression with Gaussian noise (Zhao, Zhou, He, Gu, ICML 2023).
 
-Each replicate draws its own unit-norm theta*, then a stream x_t ~ N(0, I/d), y_t = <x_t, theta*> + sigma eps_t.
-FTRL with the squared loss and regulariser lam ||theta||^2 (online ridge) runs on all replicates at once
-(solvers.online_regression); the random numbers are drawn with NumPy and moved to the backend, so every
-backend sees the same data.
+Linear link: each replicate draws its own unit-norm theta*, then a stream x_t ~ N(0, I/d),
+y_t = <x_t, theta*> + sigma eps_t. FTRL with the squared loss and regulariser lam ||theta||^2 (online ridge)
+runs on all replicates at once (solvers.online_regression).
+
+Logistic link: theta* uniform on the sphere of radius ``radius``, x_t uniform on the unit sphere (so
+|<x_t, theta*>| <= radius and f' >= f'(radius) on the comparator's predictions), y_t = f(<x_t, theta*>) +
+sigma eps_t with f(z) = 1 / (1 + e^{-z}); FTRL on the GLM loss (solvers.online_regression.run_online_glm).
+
+The random numbers are drawn with NumPy and moved to the backend, so every backend sees the same data.
 """
 
 from __future__ import annotations
@@ -15,7 +20,17 @@ from typing import Any
 import numpy as np
 
 from boundlab import to_numpy
-from solvers.online_regression import Stream, run_online_ridge
+from boundlab.errors import UsageError
+from solvers.online_regression import Stream, link_mean, run_online_glm, run_online_ridge
+
+#: How the logistic FTRL iterate is computed (solvers.online_regression.run_online_glm): exactly (batched
+#: Newton on the whole history) at every round up to EXACT_UNTIL and then whenever the round count has grown
+#: by RESOLVE_RATIO, up to round RESOLVE_UNTIL, by online-Newton steps on the losses' second-order expansions in
+#: between and after (measured: at T = 30000 the capped learner's mean pseudo-regret is within 0.05% of the
+#: uncapped one's, at 60% of its cost; tests/test_online_glm_regression.py checks it against uncapped re-solves).
+RESOLVE_RATIO = 2.0
+EXACT_UNTIL = 10
+RESOLVE_UNTIL = 2048
 
 
 def unit_vectors(rng: np.random.Generator, count: int, d: int) -> np.ndarray:
@@ -72,3 +87,60 @@ def measure_regret(params: Mapping[str, Any], rng: np.random.Generator, n: int, 
         "R_hindsight": to_numpy(result.hindsight_regret)[:, 1],
         "dR": (regret[:, 1] - regret[:, 0]) / math.log(10.0),
     }
+
+
+# ----------------------------------------------------------------------------- logistic link
+
+
+def _check_sigma(sigma: float) -> float:
+    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not (math.isfinite(sigma) and sigma >= 0):
+        raise UsageError(f"sigma must be a finite real number >= 0 (the noise level), got {sigma!r}")
+    return float(sigma)
+
+
+def sphere_logistic_stream(rng: np.random.Generator, xp: Any, theta_star: np.ndarray, sigma: float) -> Stream:
+    """A data source for run_online_glm: x uniform on the unit sphere, y = f(<x, theta*>) + sigma N(0, 1)."""
+    sigma = _check_sigma(sigma)
+    if theta_star.ndim != 2:
+        raise UsageError(f"theta_star must have shape (R, d), got {theta_star.shape}")
+    replicates, d = theta_star.shape
+
+    def stream(t0: int, t1: int) -> tuple[Any, Any, Any]:
+        n = t1 - t0
+        x = rng.standard_normal((replicates, n, d))
+        x /= np.linalg.norm(x, axis=2, keepdims=True)
+        f_star = link_mean(np, np.einsum("rnd,rd->rn", x, theta_star))
+        y = f_star + sigma * rng.standard_normal((replicates, n))
+        return xp.asarray(x), xp.asarray(y), xp.asarray(f_star)
+
+    return stream
+
+
+def logistic_instance(rng: np.random.Generator, replicates: int, T: int, d: int, sigma: float = 0.5,
+                      radius: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``replicates`` whole logistic streams of T rounds: x (R, T, d), y (R, T), f* = f(<x, theta*>) (R, T).
+
+    The generator of :func:`measure_logistic_regret`, materialised at once, for the solver tests.
+    """
+    theta_star = radius * unit_vectors(rng, replicates, d)
+    x, y, f_star = sphere_logistic_stream(rng, np, theta_star, sigma)(0, T)
+    return np.asarray(x), np.asarray(y), np.asarray(f_star)
+
+
+def measure_logistic_regret(params: Mapping[str, Any], rng: np.random.Generator, n: int, xp: Any
+                            ) -> dict[str, np.ndarray]:
+    """Logistic-link FTRL: pseudo-regret after T rounds and its growth per unit of log T between T/10 and T.
+
+    Returns per replicate ``RL_pseudo`` = sum_t (f(<x_t, theta_t>) - f(<x_t, theta*>))^2 (the regret against
+    theta* without its zero-mean noise term: same mean) and ``dRL = (RL_pseudo(T) - RL_pseudo(T/10)) / log 10``,
+    which removes the constant terms (the regulariser's bias) that would blur the sigma and d exponents.
+    """
+    T, d, lam = int(params["T"]), int(params["d"]), float(params["lam"])
+    sigma, radius = _check_sigma(float(params["sigma"])), float(params["radius"])
+    theta_star = radius * unit_vectors(rng, n, d)
+    chunk = 100 if T % 100 == 0 else 256  # as measure_regret: replicate r at T is a prefix of it at 10 T
+    result = run_online_glm(sphere_logistic_stream(rng, xp, theta_star, sigma), T, lam, (max(T // 10, 1), T),
+                            resolve_ratio=RESOLVE_RATIO, exact_until=EXACT_UNTIL, resolve_until=RESOLVE_UNTIL,
+                            chunk_size=chunk)
+    pseudo = to_numpy(result.pseudo_regret)
+    return {"RL_pseudo": pseudo[:, 1], "dRL": (pseudo[:, 1] - pseudo[:, 0]) / math.log(10.0)}
