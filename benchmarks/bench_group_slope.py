@@ -9,9 +9,12 @@ accuracy a user would ask of the solver; CLARABEL runs at its tolerances 1e-9 (g
 setting of the cvxpy reference used in the verification. Agreement is the largest relative difference of the
 objective values over the path points, and the largest l2 distance between the solutions. CLARABEL's solutions
 of this second-order-cone form stop improving at an l2 error of about 1e-6 whatever its tolerances (measured:
-tolerances 1e-11 give 'optimal_inaccurate' and the same distances), while our gap is certified; where n > p the
-strong convexity of the loss turns our certified gap into a bound on our own distance to the minimiser, which
-shows whose error the distance is. Nothing here asserts a time.
+tolerances 1e-11 give 'optimal_inaccurate' and the same distances). Where n > p the loss is strongly convex, so
+an untimed run of ours at tolerance 1e-15 locates the minimiser to within its certified radius, and the
+benchmark prints how far each timed solution is from it: at a relative gap of 1e-10 our solution's distance is
+of the same order as CLARABEL's (a gap bounds a distance only through its square root), so 1e-6 agreement of
+the solutions would need both solvers tighter than a user would set them; the objectives agree to 1e-6 and
+better. Nothing here asserts a time.
 
 Instances: X with i.i.d. N(0, 1) entries, groups of sizes cycling 2..6, y = X beta* + N(0, 1) noise with beta*
 nonzero on 5% of the groups (N(0, 1) entries); gMax weights (q = 0.1); the package's path, lambda_max / 0.99
@@ -125,11 +128,15 @@ def against_cvxpy(n: int, p: int, L: int, seed: int) -> None:
             f"    solutions: max l2 distance {dist.max():.1e} (within {AGREE:g} at "
             f"{int(np.sum(dist <= AGREE))}/{L} points)")
     mu = float(np.linalg.eigvalsh(X[0].T @ X[0] / n)[0])
-    if mu > 1e-12:  # n > p: the loss is mu-strongly convex, so the minimiser is unique and the gap bounds our error
-        ours_err = np.sqrt(2 * np.maximum(ours.gap[0], 0.0) / mu)
-        line += (f"; strongly convex (mu = {mu:.3f}), so ours is certified within {ours_err.max():.1e} of the "
-                 f"minimiser and at least {max(0.0, float((dist - ours_err).max())):.1e} of the distance is "
-                 "CLARABEL's error")
+    if mu > 1e-12:  # n > p: the loss is mu-strongly convex, so the minimiser is unique and a gap bounds a distance
+        # an untimed run of ours at the tightest tolerance: its certified gap places it next to the minimiser
+        precise = gs.fit_path(X, y, sizes, w, lams, screen="strong-complete-kkt", tol=1e-15)
+        radius = np.sqrt(2 * np.maximum(precise.gap[0], 0.0) / mu)
+        ours_off = np.linalg.norm(ours.beta[0] - precise.beta[0], axis=1) + radius
+        cvx_off = np.linalg.norm(cvx - precise.beta[0], axis=1) - radius
+        line += (f"; strongly convex (mu = {mu:.3f}): against the minimiser (ours at tol 1e-15, certified within "
+                 f"{radius.max():.1e}) ours at tol {TOL:g} is within {ours_off.max():.1e}, CLARABEL at least "
+                 f"{max(0.0, float(cvx_off.max())):.1e} away")
     else:
         line += "; p > n: the minimiser need not be unique, so the objectives are the comparison that counts"
     print(line)
