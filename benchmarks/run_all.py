@@ -25,6 +25,7 @@ RUNS = [
     ("bench_btl_mle.py", [], "batched BTL MLE over 256 datasets vs cvxpy CLARABEL in a loop"),
     ("bench_smooth_ot.py", [], "quadratically and entropically regularised OT vs cvxpy and POT at matched accuracy"),
     ("bench_exploitability.py", [], "exploitability of a batch of Leduc profiles vs a per-infoset Python loop"),
+    ("bench_sns.py", [], "Sinkhorn-Newton-Sparse vs Sinkhorn and POT sinkhorn_log at ||grad f||_1 <= 1e-10"),
 ]
 
 
