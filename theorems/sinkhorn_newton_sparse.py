@@ -233,9 +233,9 @@ CLAIMS = [
         relative_margin=0.02,
         diagnostics=("newton_iterations",),
         mutants=(
-            Mutant("superlinear-at-the-default-density", Relation(sp.Ge(Expectation(order_default), 1.5)),
+            Mutant("superlinear-at-the-default-density", Relation(sp.Ge(Expectation(order_default), sp.Rational(3, 2))),
                    "The same order at the paper's default density lambda = 2/n (measured: linear, about 1.0)."),
-            Mutant("superlinear-with-one-kept-entry", Relation(sp.Ge(Expectation(order_one_entry), 1.5)),
+            Mutant("superlinear-with-one-kept-entry", Relation(sp.Ge(Expectation(order_one_entry), sp.Rational(3, 2))),
                    "The same order with lambda = 1/n^2: one entry of P kept, the Hessian nearly diagonal."),
         ),
     ),
