@@ -923,7 +923,7 @@ def run_online_glm(
     movement; ``surrogate_gap`` reports it at every
     re-solve. ``resolve_until``: no exact re-solve after that round (``None``: no limit); from there on the
     learner is online Newton on the second-order surrogates alone, whose cost per round does not grow with the
-    history. Working memory: the history, ``R * T * (d + 1)`` numbers.
+    history. Working memory: the history a re-solve can read, ``R * min(T, resolve_until) * (d + 1)`` numbers.
     """
     T = _glm_positive_int(T, "T")
     lam = _glm_positive_real(lam, "lam")
@@ -965,10 +965,12 @@ def run_online_glm(
             theta = xp.zeros((R, d), dtype=x.dtype, device=dev)
             p = xp.zeros((R, d, d), dtype=x.dtype, device=dev) + xp.eye(d, dtype=x.dtype, device=dev) / lam
             acc = {k: xp.zeros((R,), dtype=x.dtype, device=dev) for k in rows}
-            hist_x = xp.empty((R, T, d), dtype=x.dtype, device=dev)
-            hist_y = xp.empty((R, T), dtype=x.dtype, device=dev)
-        hist_x[:, t0:t1, :] = x
-        hist_y[:, t0:t1] = y
+            kept = T if resolve_until is None else min(T, int(resolve_until))  # rounds a re-solve can read
+            hist_x = xp.empty((R, kept, d), dtype=x.dtype, device=dev)
+            hist_y = xp.empty((R, kept), dtype=x.dtype, device=dev)
+        if t0 < kept:
+            hist_x[:, t0:min(t1, kept), :] = x[:, :min(t1, kept) - t0, :]
+            hist_y[:, t0:min(t1, kept)] = y[:, :min(t1, kept) - t0]
         out = xp.empty((learner.R, t1 - t0), dtype=x.dtype, device=array_api_compat.device(x))
         if numpy_fast:  # batch-last copies of the chunk: every per-round operation runs on contiguous rows
             xl = np.ascontiguousarray(np.transpose(x, (1, 2, 0)))
