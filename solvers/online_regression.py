@@ -57,6 +57,8 @@ from typing import Any, Literal
 import array_api_compat
 import numpy as np
 
+from boundlab.errors import UsageError
+
 Array = Any
 Namespace = Any
 Stream = Callable[[int, int], tuple[Array, Array, Array]]
@@ -83,18 +85,18 @@ __all__ = [
 
 def _check_positive_real(value: float, name: str, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
+        raise UsageError(f"{name} must be a real number, got {value!r}")
     v = float(value)
     ok = math.isfinite(v) and (v >= 0.0 if allow_zero else v > 0.0)
     if not ok:
         rule = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {rule}, got {value!r}")
+        raise UsageError(f"{name} must be finite and {rule}, got {value!r}")
     return v
 
 
 def _check_positive_int(value: int, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        raise UsageError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
 
 
@@ -104,36 +106,36 @@ def _check_optional_positive_int(value: int | None, name: str) -> int | None:
 
 def _check_shape(a: Array, shape: tuple[int, ...], name: str, layout: str) -> None:
     if tuple(a.shape) != shape:
-        raise ValueError(f"{name} must have shape {layout} = {shape}, got {tuple(a.shape)}")
+        raise UsageError(f"{name} must have shape {layout} = {shape}, got {tuple(a.shape)}")
 
 
 def _check_finite(xp: Namespace, a: Array, name: str) -> None:
     if not bool(xp.all(xp.isfinite(a))):
-        raise ValueError(f"{name} must not contain NaN or inf")
+        raise UsageError(f"{name} must not contain NaN or inf")
 
 
 def _check_method(method: str) -> str:
     if method not in ("auto", "sm", "block"):
-        raise ValueError(f"method must be one of 'auto', 'sm', 'block', got {method!r}")
+        raise UsageError(f"method must be one of 'auto', 'sm', 'block', got {method!r}")
     return method
 
 
 def _check_checkpoints(checkpoints: Sequence[int], T: int) -> tuple[int, ...]:
     arr = np.asarray(checkpoints)
     if arr.ndim != 1:
-        raise ValueError(f"checkpoints must be a 1-D sequence, got shape {arr.shape}")
+        raise UsageError(f"checkpoints must be a 1-D sequence, got shape {arr.shape}")
     raw = list(arr)
     if not raw:
-        raise ValueError("checkpoints must be non-empty")
+        raise UsageError("checkpoints must be non-empty")
     out: list[int] = []
     for c in raw:
         if isinstance(c, bool | np.bool_) or not isinstance(c, numbers.Integral):
-            raise ValueError(f"checkpoints must be integers, got {c!r}")
+            raise UsageError(f"checkpoints must be integers, got {c!r}")
         c = int(c)
         if not 1 <= c <= T:
-            raise ValueError(f"checkpoints must lie in [1, T] = [1, {T}], got {c}")
+            raise UsageError(f"checkpoints must lie in [1, T] = [1, {T}], got {c}")
         if out and c <= out[-1]:
-            raise ValueError(f"checkpoints must be strictly increasing, got {c} after {out[-1]}")
+            raise UsageError(f"checkpoints must be strictly increasing, got {c} after {out[-1]}")
         out.append(c)
     return tuple(out)
 
@@ -319,7 +321,7 @@ class OnlineRidge:
         """
         xp = self.xp
         if x.ndim != 3:
-            raise ValueError(f"x must have shape (R, n, d), got {tuple(x.shape)}")
+            raise UsageError(f"x must have shape (R, n, d), got {tuple(x.shape)}")
         _check_shape(x, (self.R, x.shape[1], self.d), "x", "(R, n, d)")
         _check_shape(y, (self.R, x.shape[1]), "y", "(R, n)")
         _check_finite(xp, x, "x")
@@ -586,18 +588,18 @@ def _check_chunk(chunk: Any, first: OnlineRidge | None, n: int, t0: int, t1: int
     """Validate one stream chunk (against the learner built from the first chunk, if any)."""
     where = f"stream({t0}, {t1})"
     if not isinstance(chunk, tuple | list) or len(chunk) != 3:
-        raise ValueError(f"{where} must return a tuple (x, y, f_star)")
+        raise UsageError(f"{where} must return a tuple (x, y, f_star)")
     x, y, f = chunk
     try:
         xp = array_api_compat.array_namespace(x, y, f)
     except TypeError as exc:
-        raise ValueError(f"{where}: x, y, f_star must be arrays of one array-API namespace ({exc})") from exc
+        raise UsageError(f"{where}: x, y, f_star must be arrays of one array-API namespace ({exc})") from exc
     if first is not None and xp is not first.xp:
-        raise ValueError(f"{where}: x, y, f_star must stay in the namespace of the first chunk")
+        raise UsageError(f"{where}: x, y, f_star must stay in the namespace of the first chunk")
     R = None if first is None else first.R
     d = None if first is None else first.d
     if x.ndim != 3:
-        raise ValueError(f"{where}: x must have shape (R, {n}, d), got {tuple(x.shape)}")
+        raise UsageError(f"{where}: x must have shape (R, {n}, d), got {tuple(x.shape)}")
     R = x.shape[0] if R is None else R
     d = x.shape[2] if d is None else d
     _check_shape(x, (R, n, d), f"{where}: x", "(R, t1-t0, d)")
@@ -606,7 +608,7 @@ def _check_chunk(chunk: Any, first: OnlineRidge | None, n: int, t0: int, t1: int
     for arr, name in ((x, "x"), (y, "y"), (f, "f_star")):
         if not xp.isdtype(arr.dtype, "real floating") or (first is not None and arr.dtype != first.dtype):
             rule = "a real floating dtype" if first is None else f"dtype {first.dtype} (as the first chunk)"
-            raise ValueError(f"{where}: {name} must have {rule}, got {arr.dtype}")
+            raise UsageError(f"{where}: {name} must have {rule}, got {arr.dtype}")
         _check_finite(xp, arr, f"{where}: {name}")
     return xp, x, y, f
 
@@ -729,7 +731,7 @@ def online_ridge_reference(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarr
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"x must have shape (T, d) and y shape (T,), got {x.shape} and {y.shape}")
+        raise UsageError(f"x must have shape (T, d) and y shape (T,), got {x.shape} and {y.shape}")
     T, d = x.shape
     A = lam * np.eye(d)
     b = np.zeros(d)
@@ -744,8 +746,8 @@ def online_ridge_reference(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarr
 # ============================================================================= generalized linear models
 
 
-# The logistic (and, as a cross-check, identity) link of FTRL on the GLM loss. New code raises boundlab's
-# UsageError (a ValueError), naming the parameter and the rule.
+# The logistic (and, as a cross-check, identity) link of FTRL on the GLM loss. Like the ridge code above, bad
+# input raises boundlab's UsageError (a ValueError), naming the parameter and the rule.
 
 Link = Literal["logistic", "identity"]
 _FULL_NEWTON_DECREMENT = 1e-2
@@ -755,27 +757,15 @@ decrement of 1e-2 (H-norm 0.1 of the step) lies inside Newton's region of quadra
 features only make the backtracking run more often, never change the minimiser found."""
 
 
-def _glm_usage(message: str) -> Exception:
-    from boundlab.errors import UsageError
-
-    return UsageError(message)
-
-
 def _glm_positive_real(value: float, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
-        raise _glm_usage(f"{name} must be a finite real number > 0, got {value!r}")
+        raise UsageError(f"{name} must be a finite real number > 0, got {value!r}")
     return float(value)
-
-
-def _glm_positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
-        raise _glm_usage(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def _glm_link(link: str) -> str:
     if link not in ("logistic", "identity"):
-        raise _glm_usage(f"link must be 'logistic' or 'identity', got {link!r}")
+        raise UsageError(f"link must be 'logistic' or 'identity', got {link!r}")
     return link
 
 
@@ -840,13 +830,13 @@ def solve_glm_ftrl(
     lam = _glm_positive_real(lam, "lam")
     _glm_link(link)
     if x.ndim != 3:
-        raise _glm_usage(f"x must have shape (R, n, d), got {tuple(x.shape)}")
+        raise UsageError(f"x must have shape (R, n, d), got {tuple(x.shape)}")
     R, n, d = x.shape
     if tuple(y.shape) != (R, n):
-        raise _glm_usage(f"y must have shape (R, n) = {(R, n)}, got {tuple(y.shape)}")
+        raise UsageError(f"y must have shape (R, n) = {(R, n)}, got {tuple(y.shape)}")
     theta = xp.zeros((R, d), dtype=x.dtype, device=array_api_compat.device(x)) if theta0 is None else theta0
     if tuple(theta.shape) != (R, d):
-        raise _glm_usage(f"theta0 must have shape (R, d) = {(R, d)}, got {tuple(theta.shape)}")
+        raise UsageError(f"theta0 must have shape (R, d) = {(R, d)}, got {tuple(theta.shape)}")
     eye = xp.eye(d, dtype=x.dtype, device=array_api_compat.device(x))
     for it in range(max_iter + 1):
         g, h = _glm_grad_hess(xp, x, y, theta, lam, link, eye)
@@ -925,22 +915,19 @@ def run_online_glm(
     learner is online Newton on the second-order surrogates alone, whose cost per round does not grow with the
     history. Working memory: the history a re-solve can read, ``R * min(T, resolve_until) * (d + 1)`` numbers.
     """
-    T = _glm_positive_int(T, "T")
+    T = _check_positive_int(T, "T")
     lam = _glm_positive_real(lam, "lam")
     link = _glm_link(link)
     if isinstance(resolve_ratio, bool) or not isinstance(resolve_ratio, numbers.Real) or not (
             math.isfinite(resolve_ratio) and resolve_ratio >= 1.0):
-        raise _glm_usage(f"resolve_ratio must be a finite real number >= 1, got {resolve_ratio!r}")
-    try:
-        cps = _check_checkpoints(checkpoints, T)
-    except ValueError as exc:
-        raise _glm_usage(str(exc)) from exc
-    chunk_size = _glm_positive_int(chunk_size, "chunk_size")
+        raise UsageError(f"resolve_ratio must be a finite real number >= 1, got {resolve_ratio!r}")
+    cps = _check_checkpoints(checkpoints, T)
+    chunk_size = _check_positive_int(chunk_size, "chunk_size")
     if isinstance(exact_until, bool) or not isinstance(exact_until, numbers.Integral) or exact_until < 0:
-        raise _glm_usage(f"exact_until must be an integer >= 0, got {exact_until!r}")
+        raise UsageError(f"exact_until must be an integer >= 0, got {exact_until!r}")
     if resolve_until is not None and (isinstance(resolve_until, bool)
                                       or not isinstance(resolve_until, numbers.Integral) or resolve_until < 1):
-        raise _glm_usage(f"resolve_until must be None or an integer >= 1, got {resolve_until!r}")
+        raise UsageError(f"resolve_until must be None or an integer >= 1, got {resolve_until!r}")
     last_solve = math.inf if resolve_until is None else int(resolve_until)
 
     learner = None
@@ -953,10 +940,7 @@ def run_online_glm(
     fast: _BatchLastNewton | None = None
     for t0 in range(0, T, chunk_size):
         t1 = min(t0 + chunk_size, T)
-        try:
-            xp, x, y, f = _check_chunk(stream(t0, t1), learner, t1 - t0, t0, t1)
-        except ValueError as exc:
-            raise _glm_usage(str(exc)) from exc
+        xp, x, y, f = _check_chunk(stream(t0, t1), learner, t1 - t0, t0, t1)
         if learner is None:
             R, d = x.shape[0], x.shape[2]
             dev = array_api_compat.device(x)
