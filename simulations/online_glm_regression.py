@@ -108,7 +108,7 @@ def sphere_logistic_stream(rng: np.random.Generator, xp: Any, theta_star: np.nda
     def stream(t0: int, t1: int) -> tuple[Any, Any, Any]:
         n = t1 - t0
         x = rng.standard_normal((replicates, n, d))
-        x /= np.linalg.norm(x, axis=2, keepdims=True)
+        x *= (1.0 / np.sqrt(np.einsum("rnd,rnd->rn", x, x)))[..., None]
         f_star = link_mean(np, np.einsum("rnd,rd->rn", x, theta_star))
         y = f_star + sigma * rng.standard_normal((replicates, n))
         return xp.asarray(x), xp.asarray(y), xp.asarray(f_star)
