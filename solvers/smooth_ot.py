@@ -134,9 +134,11 @@ def _columns(alpha: Array, b: Array, Ct: Array, gamma: float, reg: str, xp: Any)
         val = xp.sum(s * t, axis=-1) - scale / 2.0 * xp.sum(t * t, axis=-1)
         return val, t
     z = s / gamma
-    lse = _logsumexp(z, xp)
-    t = xp.exp(z - lse[..., None])
-    return gamma * lse - gamma * xp.log(b), t
+    top = xp.max(z, axis=-1, keepdims=True)
+    e = xp.exp(z - top)  # one exponential serves the log-sum-exp and the softmax
+    total = xp.sum(e, axis=-1, keepdims=True)
+    lse = (xp.log(total) + top)[..., 0]
+    return gamma * lse - gamma * xp.log(b), e / total
 
 
 def _semi_dual(alpha: Array, a: Array, b: Array, Ct: Array, gamma: float, reg: str, xp: Any):
@@ -266,28 +268,34 @@ def solve(a: Array, b: Array, C: Array, gamma: float, reg: str = "l2", *, tol: f
 
 def _newton_dual_l2(a: Array, b: Array, Ct: Array, gamma: float, tol: float, max_iter: int,
                     xp: Any) -> tuple[Array, Array, Array]:
-    """Globalised semismooth Newton ascent on the squared-l2 dual; returns alpha, beta, iterations."""
+    """Globalised semismooth Newton ascent on the squared-l2 dual; returns alpha, beta, iterations.
+
+    The dual, its gradients and plan at an accepted step are those the line search computed for it, so each
+    iteration evaluates the objective only at its trial points."""
     B, m = a.shape
     alpha = xp.zeros((B, m), dtype=xp.float64)
     beta = _best_beta(alpha, b, Ct, gamma, "l2", xp)  # exact column marginals: every column has support
+    f, ga, gb, Gt = _dual(alpha, beta, a, b, Ct, gamma, "l2", xp)
     iters = xp.zeros((B,), dtype=xp.int64)
     active = xp.ones((B,), dtype=xp.bool)
     for _ in range(max_iter + 1):
         if not bool(xp.any(active)):
             break
-        al, be, aa, bb, cc = _take(active, xp, alpha, beta, a, b, Ct)
-        f, ga, gb, Gt = _dual(al, be, aa, bb, cc, gamma, "l2", xp)
-        gap = xp.sum(xp.abs(ga), axis=-1) + xp.sum(xp.abs(gb), axis=-1)
+        al, be, aa, bb, cc, fa, gaa, gba, Gta = _take(active, xp, alpha, beta, a, b, Ct, f, ga, gb, Gt)
+        gap = xp.sum(xp.abs(gaa), axis=-1) + xp.sum(xp.abs(gba), axis=-1)
         still = ~((gap <= tol) | (iters[active] >= max_iter))
         if not bool(xp.any(still)):
             _put(active, active, xp.zeros(gap.shape, dtype=xp.bool))
             break
-        da, db = _newton_step_l2(ga, gb, Gt > 0, gap, gamma, xp)
-        slope = xp.sum(ga * da, axis=-1) + xp.sum(gb * db, axis=-1)  # > 0: an ascent direction
-        step = _dual_line_search(al, be, da, db, f, gap, slope, still, aa, bb, cc, gamma, xp)
+        da, db = _newton_step_l2(gaa, gba, Gta > 0, gap, gamma, xp)
+        slope = xp.sum(gaa * da, axis=-1) + xp.sum(gba * db, axis=-1)  # > 0: an ascent direction
+        step = _dual_line_search(al, be, da, db, fa, gap, slope, still, aa, bb, cc, gamma, xp,
+                                 (fa, gaa, gba, Gta))
         moved = still & (step > 0)
         _put(alpha, active, al + step[:, None] * da)
         _put(beta, active, be + step[:, None] * db)
+        for out, new in zip((f, ga, gb, Gt), (fa, gaa, gba, Gta), strict=True):
+            _put(out, active, new)  # updated in place by the line search at the accepted steps
         _put(iters, active, iters[active] + xp.astype(moved, xp.int64))
         _put(active, active, moved)
     return alpha, beta, iters
@@ -323,11 +331,13 @@ def _accept(trial: Array, trial_gap: Array, f: Array, gap: Array, step: Array, s
 
 
 def _dual_line_search(al: Array, be: Array, da: Array, db: Array, f: Array, gap: Array, slope: Array,
-                      still: Array, a: Array, b: Array, Ct: Array, gamma: float, xp: Any) -> Array:
+                      still: Array, a: Array, b: Array, Ct: Array, gamma: float, xp: Any,
+                      accepted: tuple[Array, Array, Array, Array]) -> Array:
     """Per instance of ``still`` the largest step 2^-k (k < 50) accepted by :func:`_accept`; 0 elsewhere.
 
     The dual along the direction is ``lin + t dlin - ||[X + t dX]_+||^2 / (2 gamma)``; each trial evaluates it
-    on the instances still waiting for a step only."""
+    on the instances still waiting for a step only. ``accepted`` = (value, grad alpha, grad beta, transposed
+    plan) at the current point: overwritten in place, per instance, with those at the accepted step."""
     X = al[:, None, :] + be[:, :, None] - Ct  # (B, n, m)
     dX = da[:, None, :] + db[:, :, None]
     lin = xp.sum(a * al, axis=-1) + xp.sum(b * be, axis=-1)
@@ -341,47 +351,68 @@ def _dual_line_search(al: Array, be: Array, da: Array, db: Array, f: Array, gap:
         Xw, dXw, aw, bw, lw, dlw, fw, gw, sw = _take(wait, xp, X, dX, a, b, lin, dlin, f, gap, slope)
         P = xp.maximum(Xw + t * dXw, xp.zeros_like(Xw)) / gamma
         trial = lw + t * dlw - gamma / 2.0 * xp.sum(P * P, axis=(-2, -1))
-        trial_gap = xp.sum(xp.abs(aw - xp.sum(P, axis=-2)), axis=-1) + xp.sum(xp.abs(bw - xp.sum(P, axis=-1)), axis=-1)
+        ra, rb = aw - xp.sum(P, axis=-2), bw - xp.sum(P, axis=-1)
+        trial_gap = xp.sum(xp.abs(ra), axis=-1) + xp.sum(xp.abs(rb), axis=-1)
         ok = _accept(trial, trial_gap, fw, gw, t, sw, xp)
+        _put_accepted(accepted, wait, ok, (trial, ra, rb, P), xp)
         _put(step, wait, xp.where(ok, xp.full(ok.shape, t, dtype=xp.float64), xp.zeros(ok.shape, dtype=xp.float64)))
         _put(wait, wait, ~ok)
         t /= 2.0
     return step
 
 
+def _put_accepted(outs: tuple[Array, ...], wait: Array, ok: Array, values: tuple[Array, ...], xp: Any) -> None:
+    """``out[wait][ok] = value`` for each pair: the evaluations at the steps just accepted."""
+    if not bool(xp.any(ok)):
+        return
+    where = xp.zeros(wait.shape, dtype=xp.bool)
+    _put(where, wait, ok)
+    every = bool(xp.all(ok))
+    for out, value in zip(outs, values, strict=True):
+        _put(out, where, value if every else value[ok])
+
+
 def _newton_semi_dual_kl(a: Array, b: Array, Ct: Array, gamma: float, tol: float, max_iter: int,
                          xp: Any) -> tuple[Array, Array]:
-    """Damped Newton ascent on the entropic semi-dual; returns alpha and the iterations."""
+    """Damped Newton ascent on the entropic semi-dual; returns alpha and the iterations.
+
+    As for the l2 dual, the value, gradient and plan at an accepted step are those of its trial."""
     B, m = a.shape
     alpha = xp.zeros((B, m), dtype=xp.float64)
+    f, grad, Tt = _semi_dual(alpha, a, b, Ct, gamma, "kl", xp)
     iters = xp.zeros((B,), dtype=xp.int64)
     active = xp.ones((B,), dtype=xp.bool)
     for _ in range(max_iter + 1):
         if not bool(xp.any(active)):
             break
-        al, aa, bb, cc = _take(active, xp, alpha, a, b, Ct)
-        f, grad, Tt = _semi_dual(al, aa, bb, cc, gamma, "kl", xp)
-        gap = xp.sum(xp.abs(grad), axis=-1)
+        al, aa, bb, cc, fa, ga, Ta = _take(active, xp, alpha, a, b, Ct, f, grad, Tt)
+        gap = xp.sum(xp.abs(ga), axis=-1)
         still = ~((gap <= tol) | (iters[active] >= max_iter))
         if not bool(xp.any(still)):
             _put(active, active, xp.zeros(gap.shape, dtype=xp.bool))
             break
         # Hessian of -S: (1/gamma) (diag(T 1) - T diag(1/b) T^T); damping mu = _KL_DAMPING ||grad||_1 / gamma
-        H = (_diag(xp.sum(Tt, axis=-2), xp) - xp.matmul(xp.permute_dims(Tt / bb[..., None], (0, 2, 1)), Tt)) / gamma
+        H = (_diag(xp.sum(Ta, axis=-2), xp) - xp.matmul(xp.permute_dims(Ta / bb[..., None], (0, 2, 1)), Ta)) / gamma
         mu = xp.maximum(_KL_DAMPING * gap, xp.full(gap.shape, _RIDGE_FLOOR, dtype=gap.dtype)) / gamma
-        d = xp.linalg.solve(H + _diag(xp.broadcast_to(mu[:, None], grad.shape), xp), grad[..., None])[..., 0]
-        slope = xp.sum(grad * d, axis=-1)
-        step = xp.ones(f.shape, dtype=xp.float64)
-        ok = ~still
+        d = xp.linalg.solve(H + _diag(xp.broadcast_to(mu[:, None], ga.shape), xp), ga[..., None])[..., 0]
+        slope = xp.sum(ga * d, axis=-1)
+        step = xp.zeros(fa.shape, dtype=xp.float64)
+        wait = xp.asarray(still, copy=True)
+        t = 1.0
         for _ in range(_MAX_HALVINGS):
-            trial, tg, _ = _semi_dual(al + step[:, None] * d, aa, bb, cc, gamma, "kl", xp)
-            ok = ok | _accept(trial, xp.sum(xp.abs(tg), axis=-1), f, gap, step, slope, xp)
-            if bool(xp.all(ok)):
+            if not bool(xp.any(wait)):
                 break
-            step = xp.where(ok, step, step / 2.0)
-        step = xp.where(ok & still, step, xp.zeros_like(step))
+            alw, dw, aw, bw, cw, fw, gw, sw = _take(wait, xp, al, d, aa, bb, cc, fa, gap, slope)
+            trial, tg, Ttr = _semi_dual(alw + t * dw, aw, bw, cw, gamma, "kl", xp)
+            ok = _accept(trial, xp.sum(xp.abs(tg), axis=-1), fw, gw, t, sw, xp)
+            _put_accepted((fa, ga, Ta), wait, ok, (trial, tg, Ttr), xp)
+            _put(step, wait, xp.where(ok, xp.full(ok.shape, t, dtype=xp.float64), xp.zeros(ok.shape, dtype=xp.float64)))
+            _put(wait, wait, ~ok)
+            t /= 2.0
         moved = still & (step > 0)
         _put(alpha, active, al + step[:, None] * d)
+        for out, new in zip((f, grad, Tt), (fa, ga, Ta), strict=True):
+            _put(out, active, new)
         _put(iters, active, iters[active] + xp.astype(moved, xp.int64))
         _put(active, active, moved)
     return alpha, iters
