@@ -5,6 +5,7 @@ report."""
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -52,6 +53,16 @@ def interleaved(runs: Mapping[str, Callable[[], object]], repeats: int
             wall, cpu, results[name] = timed(fn)
             times[name].append((wall, cpu))
     return times, results
+
+
+def median_walls(runs: Mapping[str, Callable[[], object]], repeats: int
+                 ) -> tuple[dict[str, float], dict[str, object]]:
+    """One warm-up of each run, then :func:`interleaved`; return the median wall time of each run and its last
+    result."""
+    for fn in runs.values():
+        fn()
+    times, results = interleaved(runs, repeats)
+    return {k: statistics.median(w for w, _ in v) for k, v in times.items()}, results
 
 
 def print_agreement(rows: Sequence[tuple[str, float]], rtol: float) -> bool:

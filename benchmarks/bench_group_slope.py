@@ -28,14 +28,13 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._common import median_walls  # noqa: E402
 from simulations.group_slope_screening import cycle_sizes, weights  # noqa: E402
 from solvers import group_slope as gs  # noqa: E402
 
@@ -66,26 +65,14 @@ def instance(n: int, p: int, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[i
     return X, y[None, :], sizes
 
 
-def interleaved(fns: dict, repeats: int = REPEATS) -> tuple[dict, dict]:
-    """Median time of each function, run in turn ``repeats`` times after one warm-up of each."""
-    out = {name: fn() for name, fn in fns.items()}
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            out[name] = fn()
-            times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}, out
-
-
 def screened_vs_unscreened(n: int, p: int, L: int, seed: int) -> None:
     X, y, sizes = instance(n, p, seed)
     w = weights(sizes)
     lams = gs.path_lambdas(gs.lambda_max(X, y, sizes, w), L, MIN_FRAC)
-    t, out = interleaved({
+    t, out = median_walls({
         "screened": lambda: gs.fit_path(X, y, sizes, w, lams, screen="strong-complete-kkt", tol=TOL),
         "unscreened": lambda: gs.fit_path(X, y, sizes, w, lams, screen="none", tol=TOL),
-    })
+    }, REPEATS)
     s, u = out["screened"], out["unscreened"]
     dist = float(np.max(np.linalg.norm(s.beta[0] - u.beta[0], axis=1)))
     kept = 1 - s.fitted[0, 1:].mean() / len(sizes)
@@ -105,10 +92,10 @@ def against_cvxpy(n: int, p: int, L: int, seed: int) -> None:
         sols = [ref.solve(X[0], y[0], float(lam)) for lam in lams[0]]
         return np.stack([b for b, _ in sols]), [st for _, st in sols]
 
-    t, out = interleaved({
+    t, out = median_walls({
         "ours": lambda: gs.fit_path(X, y, sizes, w, lams, screen="strong-complete-kkt", tol=TOL),
         "cvxpy": cvxpy_path,
-    })
+    }, REPEATS)
     ours, (cvx, status) = out["ours"], out["cvxpy"]
     dist = np.linalg.norm(ours.beta[0] - cvx, axis=1)
 

@@ -25,7 +25,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -33,7 +32,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks._common import pin_threads  # noqa: E402
+from benchmarks._common import median_walls, pin_threads  # noqa: E402
 from simulations.smooth_sparse_ot import instance_space  # noqa: E402
 from solvers import smooth_ot  # noqa: E402
 
@@ -112,18 +111,6 @@ def cvxpy_l2(a: np.ndarray, b: np.ndarray, C: np.ndarray, **tols: float):
     return prob, np.maximum(np.asarray(T.value), 0.0)
 
 
-def interleaved(runs: dict[str, Callable[[], object]], repeats: int) -> tuple[dict[str, float], dict[str, object]]:
-    """Median wall time of each run over ``repeats`` interleaved rounds after one warm-up; the last results."""
-    out = {name: fn() for name, fn in runs.items()}
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            t0 = time.perf_counter()
-            out[name] = fn()
-            times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}, out
-
-
 def verdict(name: str, ratio: float) -> str:
     target = TARGETS[name]
     return f"{ratio:7.1f}x  (target >= {target:g}x: {'met' if ratio >= target else 'NOT met'})"
@@ -168,7 +155,7 @@ def single(n: int, repeats: int) -> None:
         else:
             cvx = "cvxpy CLARABEL (defaults), wall"
             runs[cvx] = lambda stats=stats: cvxpy_timed(a, b, C, stats)
-        times, res = interleaved(runs, repeats)
+        times, res = median_walls(runs, repeats)
         r = res[ours]
         row(ours, times[ours], float(r.marginal_gap[0]), accuracy(np.asarray(r.plan[0]), a, b, C, reg, star)[1],
             f"{int(r.iterations[0])} Newton iterations")
@@ -216,7 +203,7 @@ def batch(count: int, n: int, repeats: int) -> None:
             sk = loosest(sinkhorn_loop, lambda plans: all(meets(*x) for x in acc(plans)))
             sink = f"POT sinkhorn loop ({label(sk)})"
             runs[sink] = lambda sk=sk: sinkhorn_loop(sk)
-        times, res = interleaved(runs, repeats)
+        times, res = median_walls(runs, repeats)
         r = res[ours]
         mine = acc(list(r.plan))
         row(ours, times[ours], max(x[0] for x in mine), max(x[1] for x in mine),

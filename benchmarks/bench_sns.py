@@ -14,7 +14,6 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import statistics  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -22,7 +21,7 @@ import numpy as np  # noqa: E402
 import ot  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import interleaved, pin_threads, print_agreement, print_header  # noqa: E402
+from _common import median_walls, pin_threads, print_agreement, print_header  # noqa: E402
 
 from simulations.sinkhorn_newton_sparse import random_assignment  # noqa: E402
 from solvers import sinkhorn as sk  # noqa: E402
@@ -45,10 +44,7 @@ def compare(n: int, eta: float, seed: int) -> None:
         "POT sinkhorn_log": lambda: ot.sinkhorn(r, c, C, 1.0 / eta, method="sinkhorn_log", stopThr=TOL,
                                                 numItermax=MAX_ITER, log=True, warn=False),
     }
-    for fn in runs.values():
-        fn()  # warm-up
-    times, res = interleaved(runs, REPEATS)
-    med = {k: statistics.median(w for w, _ in v) for k, v in times.items()}
+    med, res = median_walls(runs, REPEATS)
     print(f"\n== n = {n}, eta = {eta}, seed {seed}")
     print(f"{'solver':22s} {'time[s]':>9s} {'iterations':>18s} {'marginal l1':>12s} {'time / SNS(2/n)':>16s}")
     plans = {}
@@ -71,10 +67,7 @@ def batched(B: int, n: int, eta: float) -> None:
     r, c, C = random_assignment(np.random.default_rng(1), B, n)
     runs = {"batched": lambda: sk.sinkhorn_newton_sparse(r, c, C, eta, tol=TOL),
             "loop": lambda: [sk.sinkhorn_newton_sparse(r[i], c[i], C[i], eta, tol=TOL) for i in range(B)]}
-    for fn in runs.values():
-        fn()
-    times, res = interleaved(runs, REPEATS)
-    med = {k: statistics.median(w for w, _ in v) for k, v in times.items()}
+    med, res = median_walls(runs, REPEATS)
     diff = max(float(np.abs(res["batched"].plan[i] - res["loop"][i].plan[0]).max()) for i in range(B))
     print(f"\n== SNS batched over {B} instances of n = {n}, eta = {eta}: batched {med['batched']:.3f} s, loop "
           f"{med['loop']:.3f} s, loop / batched = {med['loop'] / med['batched']:.2f}; max |plan difference| "

@@ -16,7 +16,6 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import statistics  # noqa: E402
 import sys  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -25,7 +24,7 @@ import numpy as np  # noqa: E402
 import ot  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import interleaved, pin_threads, print_header, timed  # noqa: E402
+from _common import median_walls, pin_threads, print_header, timed  # noqa: E402
 
 from simulations.sparsity_constrained_ot import instance  # noqa: E402
 from solvers import ot_references as ref  # noqa: E402
@@ -46,14 +45,6 @@ def reference_value(a, b, C, k: int) -> float:
     ours = float(so.solve_semi_dual(a, b, C, GAMMA, k, tol=1e-15, gtol=1e-13, max_iter=20000, polish=False).value[0])
     pot = ref.pot_sparse_semi_dual(a, b, C, GAMMA, k, stop_thr=1e-15, max_iter=20000).value
     return max(ours, pot)
-
-
-def median_walls(runs: dict, repeats: int = REPEATS) -> tuple[dict, dict]:
-    """Median wall time of each run over ``repeats`` interleaved rounds after one warm-up; the last results."""
-    for fn in runs.values():
-        fn()  # warm-up
-    times, out = interleaved(runs, repeats)
-    return {k: statistics.median(w for w, _ in v) for k, v in times.items()}, out
 
 
 def solver_runs(a, b, C, k: int) -> dict:
@@ -79,7 +70,7 @@ def compare_pot(m: int, k: int, seeds: list[int]) -> None:
         a, b, C = instance(m, m, seed)
         star = reference_value(a, b, C, k)
         runs = solver_runs(a, b, C, k)
-        times, res = median_walls(runs)
+        times, res = median_walls(runs, REPEATS)
         for name in runs:
             r = res[name]
             if name.startswith("ours"):
@@ -116,7 +107,7 @@ def compare_cvxpy(m: int, k: int, seed: int) -> None:
 
     runs = {"cvxpy": cvxpy_dk, "ours semi-dual": lambda: so.solve_semi_dual(a, b, C, GAMMA, k),
             "ours dual": lambda: so.solve_dual(a, b, C, GAMMA, k)}
-    times, res = median_walls(runs)
+    times, res = median_walls(runs, REPEATS)
     prob = res["cvxpy"]
     compile_s, solve_s = prob.compilation_time or 0.0, prob.solver_stats.solve_time or 0.0
     print(f"cvxpy D_k          {times['cvxpy']:8.3f} s wall (compile {compile_s:.3f} s, CLARABEL solve "
@@ -134,7 +125,7 @@ def batched_throughput(B: int, m: int, k: int) -> None:
     insts = [instance(m, m, s) for s in range(B)]
     a, b, C = (np.stack(v) for v in zip(*insts, strict=True))
     times, res = median_walls({"batched": lambda: so.solve_semi_dual(a, b, C, GAMMA, k),
-                               "loop": lambda: [so.solve_semi_dual(*inst, GAMMA, k) for inst in insts]})
+                               "loop": lambda: [so.solve_semi_dual(*inst, GAMMA, k) for inst in insts]}, REPEATS)
     (t_batch, rb), (t_loop, rl) = ((times[k_], res[k_]) for k_ in ("batched", "loop"))
     same = max(abs(float(rb.value[i]) - float(rl[i].value[0])) for i in range(B))
     same_it = all(int(rb.iterations[i]) == int(rl[i].iterations[0]) for i in range(B))
