@@ -30,7 +30,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _common import max_rel_diff, pin_threads, report_speedup, timed  # noqa: E402
+from _common import interleaved, max_rel_diff, pin_threads, report_speedup  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simulations.online_glm_regression import gaussian_instance  # noqa: E402
@@ -153,12 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
     batched()  # warm-up (imports, allocator, einsum paths)
     per_replicate_loop(x, y, f, args.lam, cps, n=min(4, args.R))  # warm-up on a few replicates
-    times: dict[str, list[tuple[float, float]]] = {"batched": [], "loop": []}
-    for _ in range(args.repeats):  # interleaved, so slow drifts in machine load hit both alike
-        wb, cb, res_b = timed(batched)
-        wl, cl, res_l = timed(loop)
-        times["batched"].append((wb, cb))
-        times["loop"].append((wl, cl))
+    times, results = interleaved({"batched": batched, "loop": loop}, args.repeats)
+    res_b, res_l = results["batched"], results["loop"]
 
     print("agreement:")
     ok = check_agreement(x, y, f, args, cps, res_b, res_l)

@@ -27,7 +27,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _common import max_rel_diff, pin_threads, report_speedup, timed  # noqa: E402
+from _common import interleaved, max_rel_diff, pin_threads, report_speedup  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simulations.scale_invariant_weight_decay import logistic_data  # noqa: E402
@@ -98,12 +98,8 @@ def main(argv: list[str] | None = None) -> int:
 
     batched()  # warm-up
     per_replicate_loop(X, y, 1.0, w0, batches, args.eta, args.lam, count=min(4, args.R))
-    times: dict[str, list[tuple[float, float]]] = {"batched": [], "loop": []}
-    for _ in range(args.repeats):  # interleaved, so slow drifts in machine load hit both alike
-        wb, cb, res_b = timed(batched)
-        wl, cl, res_l = timed(loop)
-        times["batched"].append((wb, cb))
-        times["loop"].append((wl, cl))
+    times, results = interleaved({"batched": batched, "loop": loop}, args.repeats)
+    res_b, res_l = results["batched"], results["loop"]
 
     print("agreement:")
     ok = True
