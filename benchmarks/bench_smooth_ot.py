@@ -209,19 +209,20 @@ def batch(count: int, n: int, repeats: int) -> None:
         row(ours, times[ours], max(x[0] for x in mine), max(x[1] for x in mine),
             f"worst instance; Newton iterations max {int(np.max(r.iterations))}, "
             f"mean {float(np.mean(r.iterations)):.1f}")
-        theirs = acc(res[pot])
-        row(pot, times[pot], max(x[0] for x in theirs), max(x[1] for x in theirs),
-            f"worst instance; {sum(meets(*x) for x in theirs)}/{count} meet the target"
-            + ("" if thr else f"; no stopThr in {POT_THRESHOLDS} reaches it"))
-        print(f"  POT loop / ours batched             {verdict('batch vs POT loop', times[pot] / times[ours])}"
-              f"{'  (POT at defaults, short of the target)' if thr is None else ''}")
+        peer_row(pot, "POT loop", times, ours, acc(res[pot]), thr)
         if reg == "kl":
-            theirs = acc(res[sink])
-            row(sink, times[sink], max(x[0] for x in theirs), max(x[1] for x in theirs),
-                f"worst instance; {sum(meets(*x) for x in theirs)}/{count} meet the target"
-                + ("" if sk else f"; no stopThr in {POT_THRESHOLDS} reaches it"))
-            print(f"  POT sinkhorn loop / ours batched    {verdict('batch vs POT loop', times[sink] / times[ours])}"
-                  f"{'  (POT at defaults, short of the target)' if sk is None else ''}")
+            peer_row(sink, "POT sinkhorn loop", times, ours, acc(res[sink]), sk)
+
+
+def peer_row(name: str, short: str, times: dict[str, float], ours: str, theirs: list[tuple[float, float]],
+             thr: float | None) -> None:
+    """A peer's row over a batch (its worst instance) and its time against our batched call."""
+    count = len(theirs)
+    row(name, times[name], max(x[0] for x in theirs), max(x[1] for x in theirs),
+        f"worst instance; {sum(meets(*x) for x in theirs)}/{count} meet the target"
+        + ("" if thr else f"; no stopThr in {POT_THRESHOLDS} reaches it"))
+    print(f"  {short + ' / ours batched':<36s}{verdict('batch vs POT loop', times[name] / times[ours])}"
+          f"{'  (POT at defaults, short of the target)' if thr is None else ''}")
 
 
 def main() -> None:
