@@ -336,35 +336,47 @@ def _accept(trial: Array, trial_gap: Array, f: Array, gap: Array, step: Array, s
     return (trial >= f + _ARMIJO * step * slope) | (flat & (trial_gap < gap))
 
 
-def _dual_line_search(al: Array, be: Array, da: Array, db: Array, f: Array, gap: Array, slope: Array,
-                      still: Array, a: Array, b: Array, Ct: Array, gamma: float, xp: Any,
-                      accepted: tuple[Array, Array, Array, Array]) -> Array:
+def _backtrack(evaluate: Any, f: Array, gap: Array, slope: Array, still: Array,
+               accepted: tuple[Array, ...], xp: Any) -> Array:
     """Per instance of ``still`` the largest step 2^-k (k < 50) accepted by :func:`_accept`; 0 elsewhere.
 
-    The dual along the direction is ``lin + t dlin - ||[X + t dX]_+||^2 / (2 gamma)``; each trial evaluates it
-    on the instances still waiting for a step only. ``accepted`` = (value, grad alpha, grad beta, transposed
-    plan) at the current point: overwritten in place, per instance, with those at the accepted step."""
-    X = al[:, None, :] + be[:, :, None] - Ct  # (B, n, m)
-    dX = da[:, None, :] + db[:, :, None]
-    lin = xp.sum(a * al, axis=-1) + xp.sum(b * be, axis=-1)
-    dlin = xp.sum(a * da, axis=-1) + xp.sum(b * db, axis=-1)
+    ``evaluate(wait, t)`` returns, for the instances of the mask ``wait`` only, the objective at step t, its
+    marginal gap and the values to keep at an accepted step (matching ``accepted``, which holds them at the current
+    point and is overwritten in place, per instance, with those at the accepted step)."""
     step = xp.zeros(f.shape, dtype=xp.float64)
     wait = xp.asarray(still, copy=True)  # updated in place below
     t = 1.0
     for _ in range(_MAX_HALVINGS):
         if not bool(xp.any(wait)):
             break
-        Xw, dXw, aw, bw, lw, dlw, fw, gw, sw = _take(wait, xp, X, dX, a, b, lin, dlin, f, gap, slope)
-        P = xp.maximum(Xw + t * dXw, xp.zeros_like(Xw)) / gamma
-        trial = lw + t * dlw - gamma / 2.0 * xp.sum(P * P, axis=(-2, -1))
-        ra, rb = aw - xp.sum(P, axis=-2), bw - xp.sum(P, axis=-1)
-        trial_gap = xp.sum(xp.abs(ra), axis=-1) + xp.sum(xp.abs(rb), axis=-1)
+        fw, gw, sw = _take(wait, xp, f, gap, slope)
+        trial, trial_gap, values = evaluate(wait, t)
         ok = _accept(trial, trial_gap, fw, gw, t, sw, xp)
-        _put_accepted(accepted, wait, ok, (trial, ra, rb, P), xp)
+        _put_accepted(accepted, wait, ok, values, xp)
         _put(step, wait, xp.where(ok, xp.full(ok.shape, t, dtype=xp.float64), xp.zeros(ok.shape, dtype=xp.float64)))
         _put(wait, wait, ~ok)
         t /= 2.0
     return step
+
+
+def _dual_line_search(al: Array, be: Array, da: Array, db: Array, f: Array, gap: Array, slope: Array,
+                      still: Array, a: Array, b: Array, Ct: Array, gamma: float, xp: Any,
+                      accepted: tuple[Array, Array, Array, Array]) -> Array:
+    """:func:`_backtrack` on the l2 dual along (da, db), ``accepted`` = (value, grad alpha, grad beta, transposed
+    plan). The dual along the direction is ``lin + t dlin - ||[X + t dX]_+||^2 / (2 gamma)``, without sorting."""
+    X = al[:, None, :] + be[:, :, None] - Ct  # (B, n, m)
+    dX = da[:, None, :] + db[:, :, None]
+    lin = xp.sum(a * al, axis=-1) + xp.sum(b * be, axis=-1)
+    dlin = xp.sum(a * da, axis=-1) + xp.sum(b * db, axis=-1)
+
+    def evaluate(wait: Array, t: float) -> tuple[Array, Array, tuple[Array, ...]]:
+        Xw, dXw, aw, bw, lw, dlw = _take(wait, xp, X, dX, a, b, lin, dlin)
+        P = xp.maximum(Xw + t * dXw, xp.zeros_like(Xw)) / gamma
+        trial = lw + t * dlw - gamma / 2.0 * xp.sum(P * P, axis=(-2, -1))
+        ra, rb = aw - xp.sum(P, axis=-2), bw - xp.sum(P, axis=-1)
+        return trial, xp.sum(xp.abs(ra), axis=-1) + xp.sum(xp.abs(rb), axis=-1), (trial, ra, rb, P)
+
+    return _backtrack(evaluate, f, gap, slope, still, accepted, xp)
 
 
 def _put_accepted(outs: tuple[Array, ...], wait: Array, ok: Array, values: tuple[Array, ...], xp: Any) -> None:
@@ -402,19 +414,13 @@ def _newton_semi_dual_kl(a: Array, b: Array, Ct: Array, gamma: float, tol: float
         mu = xp.maximum(_KL_DAMPING * gap, xp.full(gap.shape, _RIDGE_FLOOR, dtype=gap.dtype)) / gamma
         d = xp.linalg.solve(H + _diag(xp.broadcast_to(mu[:, None], ga.shape), xp), ga[..., None])[..., 0]
         slope = xp.sum(ga * d, axis=-1)
-        step = xp.zeros(fa.shape, dtype=xp.float64)
-        wait = xp.asarray(still, copy=True)
-        t = 1.0
-        for _ in range(_MAX_HALVINGS):
-            if not bool(xp.any(wait)):
-                break
-            alw, dw, aw, bw, cw, fw, gw, sw = _take(wait, xp, al, d, aa, bb, cc, fa, gap, slope)
+
+        def evaluate(wait: Array, t: float, al=al, d=d, aa=aa, bb=bb, cc=cc) -> tuple[Array, Array, tuple]:
+            alw, dw, aw, bw, cw = _take(wait, xp, al, d, aa, bb, cc)
             trial, tg, Ttr = _semi_dual(alw + t * dw, aw, bw, cw, gamma, "kl", xp)
-            ok = _accept(trial, xp.sum(xp.abs(tg), axis=-1), fw, gw, t, sw, xp)
-            _put_accepted((fa, ga, Ta), wait, ok, (trial, tg, Ttr), xp)
-            _put(step, wait, xp.where(ok, xp.full(ok.shape, t, dtype=xp.float64), xp.zeros(ok.shape, dtype=xp.float64)))
-            _put(wait, wait, ~ok)
-            t /= 2.0
+            return trial, xp.sum(xp.abs(tg), axis=-1), (trial, tg, Ttr)
+
+        step = _backtrack(evaluate, fa, gap, slope, still, (fa, ga, Ta), xp)
         moved = still & (step > 0)
         _put(alpha, active, al + step[:, None] * d)
         for out, new in zip((f, grad, Tt), (fa, ga, Ta), strict=True):
@@ -450,6 +456,8 @@ def _take(mask: Array, xp: Any, *arrays: Array) -> tuple[Array, ...]:
 
 def _put(out: Array, mask: Array, values: Array) -> None:
     """``out[mask] = values`` over the leading axis."""
+    if values is out:  # _take returned ``out`` itself (every instance active): nothing to write
+        return
     xp = _ns(out)
     if bool(xp.all(mask)):
         out[...] = values
