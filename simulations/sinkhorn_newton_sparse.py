@@ -61,8 +61,10 @@ def pot_plan(r: np.ndarray, c: np.ndarray, C: np.ndarray, eta: float) -> np.ndar
 
 
 def evaluate_correctness(params: Params, instances: Mapping[str, np.ndarray], xp: Any) -> dict[str, np.ndarray]:
-    """l1 distances to POT's plan of: our SNS plan (``plan_error``), SNS with the Hessian's sign flipped
-    (``flipped_sign_error``), our Sinkhorn stopped at 1e-7 (``early_stop_error``); our final marginal errors."""
+    """l1 distances to POT's plan of: our SNS plan (``plan_error``; NaN, so that the instance says nothing about
+    the claim, where SNS did not reach ``TOL`` within its Newton budget: ``newton_budget_exhausted`` is then 1),
+    SNS with the Hessian's sign flipped (``flipped_sign_error``), our Sinkhorn stopped at 1e-7
+    (``early_stop_error``); our final marginal errors."""
     eta = float(params["eta"])
     C, r, c = (np.asarray(instances[k], float) for k in ("C", "r", "c"))
     r, c = r / r.sum(axis=1, keepdims=True), c / c.sum(axis=1, keepdims=True)
@@ -75,7 +77,9 @@ def evaluate_correctness(params: Params, instances: Mapping[str, np.ndarray], xp
     def dist(P: Any) -> np.ndarray:
         return np.abs(to_numpy(P) - ref).sum(axis=(1, 2))
 
-    return {"plan_error": dist(ours.plan), "flipped_sign_error": dist(flipped.plan),
+    reached = to_numpy(ours.converged).astype(bool)
+    return {"plan_error": np.where(reached, dist(ours.plan), np.nan),
+            "newton_budget_exhausted": (~reached).astype(float), "flipped_sign_error": dist(flipped.plan),
             "early_stop_error": dist(early.plan), "marginal_error": to_numpy(ours.error),
             "ref_marginal_error": np.abs(ref.sum(2) - r).sum(1) + np.abs(ref.sum(1) - c).sum(1)}
 

@@ -14,13 +14,14 @@ with plan ``P(x, y) = exp(eta (-C + x 1^T + 1 y^T) - 1)``, gradient ``grad f = (
 space). The marginal error ``||grad f||_1 = ||P 1 - r||_1 + ||P^T 1 - c||_1`` is the stopping criterion of both
 methods.
 
-* :func:`sinkhorn` -- alternating exact maximisation of f in x and then in y (log-domain, logsumexp), batched;
-  one iteration is one x-update and one y-update (after it the column marginals are exact).
+* :func:`sinkhorn` -- alternating exact maximisation of f in x and then in y (log-domain, logsumexp; or, with
+  ``domain="auto"`` where float64 allows, on scalings of the kernel), batched; one iteration is one x-update and
+  one y-update (after it the column marginals are exact).
 * :func:`sinkhorn_newton_sparse` -- Algorithm 1 of the paper: ``n_sinkhorn`` Sinkhorn iterations, then Newton
   iterations, each with ``M = Sparsify(-grad^2 f)`` (the two diagonal blocks kept, the off-diagonal block P
-  truncated to its ``ceil(density n m)`` largest entries), the direction ``dz = M^{-1} grad f`` by conjugate
-  gradient (an ascent direction, since M is positive semi-definite and ``grad f`` is orthogonal to its null
-  space), and a backtracking line search on f.
+  truncated to its ``ceil(density n m)`` largest entries; optionally, unlike the paper, also each row's and
+  column's largest entry), the direction ``dz = M^{-1} grad f`` by conjugate gradient (an ascent direction, since
+  M is positive semi-definite and ``grad f`` is orthogonal to its null space), and a backtracking line search on f.
 
 Batching. Sinkhorn is one array computation over the instances. The Newton stage is too: the sparsified block is
 kept as a dense masked array (B, n, m) (entries below the threshold set to zero), and the conjugate gradient runs
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +60,10 @@ _ARMIJO = 1e-4
 _MAX_HALVINGS = 40
 # two values of f within _FLAT (relative) are equal to round-off: the line search then asks for a smaller gradient
 _FLAT = 1e-14
+SINKHORN_DOMAINS = ("log", "auto")
+# the kernel domain is used when eta * (max C - min C) <= _KERNEL_RANGE: the kernel's entries then span at most
+# e^-500 of its largest (float64 reaches e^-708), and so do the scalings
+_KERNEL_RANGE = 500.0
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -87,7 +93,7 @@ def _validate(r: Array, c: Array, C: Array, eta: Any) -> tuple[Array, Array, Arr
     m = c.shape[1]
     if c.shape[0] != B or tuple(C.shape) != (B, n, m):
         raise UsageError(f"C must have shape (B, n, m) = {(B, n, m)} matching r and c; got {tuple(C.shape)}.")
-    r, c, C = (xp.astype(v, xp.float64) for v in (r, c, C))
+    r, c, C = (xp.astype(v, xp.float64, copy=False) for v in (r, c, C))
     for name, v in (("r", r), ("c", c)):
         if not bool(xp.all(xp.isfinite(v))):
             raise UsageError(f"{name} must be finite (no NaN or inf).")
@@ -176,41 +182,104 @@ class SinkhornResult:
     history: Array | None
 
 
-def _sinkhorn_steps(x: Array, y: Array, r: Array, c: Array, C: Array, eta: float, tol: float, max_iter: int,
-                    xp: Any, record: bool) -> tuple[Array, Array, Array, Array, list]:
-    """Sinkhorn iterations from (x, y), y exact for x (column marginals exact), until every instance's error is
-    <= tol (or max_iter); an instance is frozen when done. The row logsumexp of an iteration gives both the error
-    of the current iterate (its row sums; the columns are exact) and the next x-update."""
-    B = r.shape[0]
+def _alternate(state: tuple[Array, Array], consts: tuple[Array, ...], rows: Any, step: Any, tol: float,
+               max_iter: int, xp: Any, record: bool) -> tuple[tuple[Array, Array], Array, Array, list]:
+    """Sinkhorn iterations on ``state`` (two per-instance arrays, the column marginals exact) until every
+    instance's error is <= tol (or max_iter).
+
+    ``rows(state, consts) -> (error, cache)`` gives the error of the iterate (its row sums; the columns are exact)
+    and what the next update reuses; ``step(state, consts, cache) -> state`` is one x- and one y-update. An
+    instance that is done is frozen (its rows keep their values); the working batch is compacted to the live
+    instances once they are at most half of it, so it is copied at most log2(B) times. Frozen rows are
+    recomputed unchanged until then, so no instance's iterates depend on its batch."""
+    B = consts[0].shape[0]
     iters = xp.zeros((B,), dtype=xp.int64)
-    active = xp.ones((B,), dtype=xp.bool)
     err = xp.zeros((B,), dtype=xp.float64)
+    active = xp.ones((B,), dtype=xp.bool)  # the instances in the working batch, in order
     hist: list = []
-    idx = None
-    xa, ya, ra, ca, Ca = x, y, r, c, C
+    full, work, kc, done_iters = state, state, consts, iters
     for k in range(max_iter + 1):
-        lse = _logsumexp(eta * (ya[:, None, :] - Ca), xp)
-        e = xp.sum(xp.abs(xp.exp(eta * xa - 1.0 + lse) - ra), axis=1)
-        err = e if idx is None else _scatter(err[:, None], active, e[:, None], xp)[:, 0]
+        e, cache = rows(work, kc)
         if record:
-            hist.append(err)
+            hist.append(_scatter(err[:, None], active, e[:, None], xp)[:, 0])
         still = e > tol
         if k == max_iter or not bool(xp.any(still)):
             break
-        if not bool(xp.all(still)):  # drop the instances that are done from the working batch
-            x = xa if idx is None else _scatter(x, active, xa, xp)
-            y = ya if idx is None else _scatter(y, active, ya, xp)
+        n_live, n_work = int(xp.sum(xp.astype(still, xp.int64))), int(still.shape[0])
+        if 2 * n_live <= n_work:  # compact: the frozen instances leave the working batch
+            full = tuple(_scatter(f, active, w, xp) for f, w in zip(full, work, strict=True))
+            err = _scatter(err[:, None], active, e[:, None], xp)[:, 0]
+            iters = _scatter(iters[:, None], active, done_iters[:, None], xp)[:, 0]
             active = _scatter(active[:, None], active, still[:, None], xp)[:, 0]
-            idx = xp.nonzero(active)[0]
-            keep = xp.nonzero(still)[0]
-            xa, ya, lse = xp.take(xa, keep, axis=0), xp.take(ya, keep, axis=0), xp.take(lse, keep, axis=0)
-            ra, ca, Ca = xp.take(r, idx, axis=0), xp.take(c, idx, axis=0), xp.take(C, idx, axis=0)
+            keep, idx = xp.nonzero(still)[0], xp.nonzero(active)[0]
+            work, cache = tuple(xp.take(w, keep, axis=0) for w in work), xp.take(cache, keep, axis=0)
+            done_iters, still = xp.take(done_iters, keep, axis=0), xp.take(still, keep, axis=0)
+            kc = tuple(xp.take(v, idx, axis=0) for v in consts)
+            n_work = n_live
+        new = step(work, kc, cache)
+        if n_live < n_work:
+            new = tuple(xp.where(xp.reshape(still, (-1,) + (1,) * (w.ndim - 1)), nw, w)
+                        for nw, w in zip(new, work, strict=True))
+        work = new
+        done_iters = done_iters + xp.astype(still, xp.int64)
+    full = tuple(_scatter(f, active, w, xp) for f, w in zip(full, work, strict=True))
+    err = _scatter(err[:, None], active, e[:, None], xp)[:, 0]
+    iters = _scatter(iters[:, None], active, done_iters[:, None], xp)[:, 0]
+    return full, err, iters, hist
+
+
+def _sinkhorn_steps(x: Array, y: Array, r: Array, c: Array, C: Array, eta: float, tol: float, max_iter: int,
+                    xp: Any, record: bool) -> tuple[Array, Array, Array, Array, list]:
+    """Log-domain Sinkhorn from (x, y), y exact for x. The row logsumexp of an iteration gives both the error of
+    the current iterate and the next x-update."""
+
+    def rows(state: tuple[Array, Array], consts: tuple[Array, ...]) -> tuple[Array, Array]:
+        (xa, ya), (ra, _, Ca) = state, consts
+        lse = _logsumexp(eta * (ya[:, None, :] - Ca), xp)
+        return xp.sum(xp.abs(xp.exp(eta * xa - 1.0 + lse) - ra), axis=1), lse
+
+    def step(state: tuple[Array, Array], consts: tuple[Array, ...], lse: Array) -> tuple[Array, Array]:
+        ra, ca, Ca = consts
         xa = (xp.log(ra) + 1.0 - lse) / eta
-        ya = _y_update(xa, ca, Ca, eta, xp)
-        iters = iters + xp.astype(active, xp.int64)
-    x = xa if idx is None else _scatter(x, active, xa, xp)
-    y = ya if idx is None else _scatter(y, active, ya, xp)
+        return xa, _y_update(xa, ca, Ca, eta, xp)
+
+    (x, y), err, iters, hist = _alternate((x, y), (r, c, C), rows, step, tol, max_iter, xp, record)
     return x, y, err, iters, hist
+
+
+def _kernel_start(c: Array, C: Array, eta: float, xp: Any) -> tuple[Array, Array, Array]:
+    """x = 0, the exact y for it and the kernel ``K = P(0, y)``, with one exponential: ``K0 = P(0, y0)`` at
+    ``y0_j = min_i C_ij`` (entries in [e^(-eta s - 1), e^-1], s the spread of the costs), then the column
+    scaling ``v = c / (K0^T 1)``, ``y = y0 + log(v) / eta`` (the log domain's first y-update)."""
+    B, n, m = C.shape
+    x = xp.zeros((B, n), dtype=xp.float64)
+    y0 = xp.min(C, axis=1)
+    K0 = _plan(x, y0, C, eta, xp)
+    v = c / xp.sum(K0, axis=1)
+    return x, y0 + xp.log(v) / eta, K0 * v[:, None, :]
+
+
+def _kernel_steps(K: Array, x: Array, y: Array, r: Array, c: Array, eta: float, tol: float, max_iter: int,
+                  xp: Any, record: bool) -> tuple[Array, Array, Array, Array, list, Array]:
+    """Kernel-domain (scaling) Sinkhorn from (x, y), y exact for x, and the kernel ``K = P(x, y)``: the
+    iterates are scalings ``P = diag(u) K diag(v)``, ``u = r / (K v)``, ``v = c / (K^T u)`` (two batched
+    matrix-vector products per iteration, no exponentials), and ``x + log(u) / eta``, ``y + log(v) / eta`` are
+    returned, the plan ``diag(u) K diag(v)`` last. The same iterates as the log domain, up to round-off, while
+    the scalings and the kernel stay representable (see :func:`sinkhorn`'s ``domain``)."""
+
+    def rows(state: tuple[Array, Array], consts: tuple[Array, ...]) -> tuple[Array, Array]:
+        (u, v), (ra, _, Ka) = state, consts
+        Kv = xp.matmul(Ka, v[..., None])[..., 0]
+        return xp.sum(xp.abs(u * Kv - ra), axis=1), Kv
+
+    def step(state: tuple[Array, Array], consts: tuple[Array, ...], Kv: Array) -> tuple[Array, Array]:
+        ra, ca, Ka = consts
+        u = ra / Kv
+        return u, ca / xp.matmul(u[:, None, :], Ka)[:, 0, :]
+
+    ones = (xp.ones(x.shape, dtype=xp.float64), xp.ones(y.shape, dtype=xp.float64))
+    (u, v), err, iters, hist = _alternate(ones, (r, c, K), rows, step, tol, max_iter, xp, record)
+    return x + xp.log(u) / eta, y + xp.log(v) / eta, err, iters, hist, u[:, :, None] * K * v[:, None, :]
 
 
 def _scatter(out: Array, mask: Array, values: Array, xp: Any) -> Array:
@@ -228,21 +297,42 @@ def _history(hist: list, iters: Array, xp: Any) -> Array:
 
 
 def sinkhorn(r: Array, c: Array, C: Array, eta: float, *, tol: float = 1e-10, max_iter: int = 100_000,
-             record: bool = False) -> SinkhornResult:
-    """Batched log-domain Sinkhorn from x = y = 0 until ``||grad f||_1 <= tol`` (see the module docstring).
+             record: bool = False, domain: str = "log") -> SinkhornResult:
+    """Batched Sinkhorn from x = y = 0 until ``||grad f||_1 <= tol`` (see the module docstring).
 
     ``r`` (B, n) and ``c`` (B, m) strictly positive, summing to one; ``C`` (B, n, m) finite; ``eta > 0``;
     ``tol > 0``; ``max_iter >= 1``; ``record=True`` keeps the error after every iteration.
+
+    ``domain="log"`` iterates on the potentials with logsumexp (safe at any eta). ``domain="auto"`` iterates on
+    scalings of the kernel instead (two matrix-vector products per iteration and no exponentials, several times
+    faster) when ``eta (max C - min C) <= 500`` on every instance, so that the kernel and the scalings stay far
+    from float64's range; the batch is run again in the log domain if any of its results is not finite. Both give
+    the same iterates up to round-off.
     """
     r, c, C, eta, xp = _validate(r, c, C, eta)
     tol = _positive(tol, "tol")
     max_iter = _count(max_iter, "max_iter", 1)
+    if domain not in SINKHORN_DOMAINS:
+        raise UsageError(f"domain must be one of {SINKHORN_DOMAINS}, got {domain!r}.")
+    spread = float(xp.max(xp.max(C, axis=(1, 2)) - xp.min(C, axis=(1, 2))))
+    if domain == "auto" and eta * spread <= _KERNEL_RANGE:
+        with warnings.catch_warnings():  # a scaling that under- or overflows sends the batch to the log domain
+            warnings.simplefilter("ignore", RuntimeWarning)
+            x, y, K = _kernel_start(c, C, eta, xp)
+            xk, yk, err, iters, hist, P = _kernel_steps(K, x, y, r, c, eta, tol, max_iter, xp, record)
+        if all(bool(xp.all(xp.isfinite(v))) for v in (xk, yk, err)):
+            return _sinkhorn_result(xk, yk, P, err, iters, hist, tol, record, xp)
     B, n = r.shape
     x = xp.zeros((B, n), dtype=xp.float64)
     y = _y_update(x, c, C, eta, xp)  # start with exact column marginals, as every later iterate has
     x, y, err, iters, hist = _sinkhorn_steps(x, y, r, c, C, eta, tol, max_iter, xp, record)
-    return SinkhornResult(x=x, y=y, plan=_plan(x, y, C, eta, xp), error=err, iterations=iters,
-                          converged=err <= tol, history=_history(hist, iters, xp) if record else None)
+    return _sinkhorn_result(x, y, _plan(x, y, C, eta, xp), err, iters, hist, tol, record, xp)
+
+
+def _sinkhorn_result(x: Array, y: Array, P: Array, err: Array, iters: Array, hist: list, tol: float,
+                     record: bool, xp: Any) -> SinkhornResult:
+    return SinkhornResult(x=x, y=y, plan=P, error=err, iterations=iters, converged=err <= tol,
+                          history=_history(hist, iters, xp) if record else None)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -289,12 +379,16 @@ _FORCING = 1.0
 _FORCING_CAP = 0.1
 
 
-def _sparsify(P: Array, keep: int, xp: Any) -> Array:
-    """P with the entries below its ``keep``-th largest set to zero (ties at the threshold kept)."""
+def _sparsify(P: Array, keep: int, xp: Any, row_maxima: bool = False) -> Array:
+    """P with the entries below its ``keep``-th largest set to zero (ties at the threshold kept); with
+    ``row_maxima`` also keeping each row's and each column's largest entry."""
     B = P.shape[0]
     flat = xp.reshape(P, (B, -1))
     rho = xp.sort(flat, axis=1, descending=True)[:, keep - 1]
-    return xp.where(P >= rho[:, None, None], P, xp.zeros_like(P))
+    kept = P >= rho[:, None, None]
+    if row_maxima:
+        kept = kept | (P >= xp.max(P, axis=2, keepdims=True)) | (P >= xp.max(P, axis=1, keepdims=True))
+    return xp.where(kept, P, xp.zeros_like(P))
 
 
 def _matvec(Ps: Array, rows: Array, cols: Array, vx: Array, vy: Array, eta: float, xp: Any) -> tuple[Array, Array]:
@@ -337,14 +431,16 @@ def _cg(Ps: Array, rows: Array, cols: Array, gx: Array, gy: Array, eta: float, r
 def sinkhorn_newton_sparse(r: Array, c: Array, C: Array, eta: float, *, density: float | None = None,
                            n_sinkhorn: int = 20, tol: float = 1e-10, max_newton: int = 200,
                            cg_rtol: float = 1e-10, cg_max_iter: int | None = None, record: bool = False,
-                           _hessian_sign: float = 1.0) -> SNSResult:
+                           keep_row_maxima: bool = False, _hessian_sign: float = 1.0) -> SNSResult:
     """Sinkhorn-Newton-Sparse (Algorithm 1 of the paper; see the module docstring), batched.
 
     ``density`` is the kept fraction lambda of the n m entries of P in the sparsified Hessian (default 2/n, the
     paper's; 1 keeps the full Hessian); ``n_sinkhorn`` Sinkhorn iterations first (fewer if ``tol`` is met), then
     at most ``max_newton`` Newton iterations until ``||grad f||_1 <= tol``. The CG stops at a residual of
     ``min(0.1, max(cg_rtol, ||grad f||_1))`` times the gradient's l2 norm (an inexact-Newton forcing term), or after
-    ``cg_max_iter`` products (default 2 (n + m)).
+    ``cg_max_iter`` products (default 2 (n + m)). ``keep_row_maxima=True`` also keeps every row's and column's
+    largest entry of P (at most n + m more), so that no point is cut off from the others in the sparsified
+    Hessian; the default is the paper's rule (see the module docstring).
     ``_hessian_sign = -1`` solves with the Hessian itself instead of its negative (a wrong sign: the direction is a
     descent direction, for tests of the line search and the mutants).
     """
@@ -379,7 +475,7 @@ def sinkhorn_newton_sparse(r: Array, c: Array, C: Array, eta: float, *, density:
         if not bool(xp.any(active)):
             break
         rows, cols = xp.sum(P, axis=2), xp.sum(P, axis=1)
-        Ps = _sparsify(P, keep, xp)
+        Ps = _sparsify(P, keep, xp, bool(keep_row_maxima))
         nnz_now = xp.astype(xp.sum(xp.astype(Ps > 0, xp.int64), axis=(1, 2)), xp.int64)
         forcing = xp.minimum(xp.maximum(_FORCING * err, xp.full(err.shape, cg_rtol, dtype=err.dtype)),
                              xp.full(err.shape, _FORCING_CAP, dtype=err.dtype))

@@ -27,6 +27,12 @@ The solver (:func:`solve`) is a batched globalised Newton method.
 * Entropy: a damped Newton ascent on the semi-dual, Hessian of ``-S`` ``(1/gamma) (diag(T 1) - T diag(1 / b) T^T)``,
   damping ``mu = 1e-3 ||grad||_1 / gamma``, the same line search; beta is then recovered in closed form,
   ``gamma (log b_j + 1 - logsumexp((alpha - c_j) / gamma))``, so the dual and semi-dual plans coincide.
+  Or (``method="sinkhorn"``) batched Sinkhorn on the same dual (:func:`solvers.sinkhorn.sinkhorn`, eta = 1 / gamma,
+  kernel scalings where float64 allows): two matrix-vector products per iteration against a dense solve and
+  line search per Newton iteration, so it is the faster of the two while ``(max C - min C) / gamma`` is moderate
+  (a batch of 64 at 50 x 50, cost spread 1, to a gap of 1e-6: at gamma = 0.05, 49 Sinkhorn iterations against
+  7 Newton ones and 8x less time; at 0.01, 571 against 17 and 1.8x less; at 0.002, 11789 against 29 and 3.5x
+  more), and the slower as gamma shrinks.
 
 Both line searches accept, besides the Armijo ascent, a trial whose value equals the current one to round-off
 (relative 1e-13) and whose marginal gap is smaller: near the optimum the dual's increase falls below the
@@ -48,10 +54,12 @@ from typing import Any
 
 import array_api_compat
 
+from solvers.sinkhorn import sinkhorn
 from solvers.sparse_ot import projection_simplex
 
 Array = Any
 REGULARISERS = ("l2", "kl")
+METHODS = ("newton", "sinkhorn")
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 50
 # ridge rho = _RIDGE * (gamma / s) * gap of the l2 Newton system (K + rho I) d = gamma g (s the costs' spread; K
@@ -104,7 +112,7 @@ def _validate(a: Array, b: Array, C: Array, gamma: Any, reg: str) -> tuple[Array
     n = b.shape[1]
     if b.shape[0] != B or tuple(C.shape) != (B, m, n):
         raise ValueError(f"C must have shape (B, m, n) = {(B, m, n)} matching a and b; got {tuple(C.shape)}")
-    a, b, C = (xp.astype(v, xp.float64) for v in (a, b, C))
+    a, b, C = (xp.astype(v, xp.float64, copy=False) for v in (a, b, C))
     for name, v in (("a", a), ("b", b)):
         if not bool(xp.all(xp.isfinite(v))):
             raise ValueError(f"{name} must be finite (no NaN or inf)")
@@ -226,7 +234,7 @@ class SmoothOTResult:
     dual_value:      (B,) D(alpha, beta)
     primal_value:    (B,) <T, C> + sum_j Omega(T[:, j]) of ``plan``
     marginal_gap:    (B,) ||T 1 - a||_1 + ||T^T 1 - b||_1 of ``plan``
-    iterations:      (B,) Newton iterations
+    iterations:      (B,) Newton (or Sinkhorn) iterations
     converged:       (B,) marginal gap <= tol reached
     """
 
@@ -242,19 +250,31 @@ class SmoothOTResult:
 
 
 def solve(a: Array, b: Array, C: Array, gamma: float, reg: str = "l2", *, tol: float = 1e-9,
-          max_iter: int = 500) -> SmoothOTResult:
-    """Smooth OT by a batched globalised Newton method (see the module docstring): on the full dual for the
-    squared l2 norm, on the semi-dual for the entropy.
+          max_iter: int | None = None, method: str = "newton") -> SmoothOTResult:
+    """Smooth OT, batched (see the module docstring): a globalised Newton method on the full dual for the squared
+    l2 norm and on the semi-dual for the entropy, or, for the entropy, Sinkhorn (``method="sinkhorn"``).
 
     ``a`` (B, m) and ``b`` (B, n) strictly positive and summing to one, ``C`` (B, m, n) finite, ``gamma > 0``,
     ``reg`` in ``("l2", "kl")``; ``tol > 0`` is the target marginal gap ``||T 1 - a||_1 + ||T^T 1 - b||_1``;
-    ``max_iter >= 1``.
+    ``max_iter >= 1`` (default 500 Newton or 100000 Sinkhorn iterations). ``method="sinkhorn"`` (``reg="kl"``
+    only) runs :func:`solvers.sinkhorn.sinkhorn` with ``eta = 1 / gamma`` in its ``"auto"`` domain (kernel
+    scalings where float64 allows): the same plan, far cheaper per iteration, but its iterations grow like
+    ``(max C - min C) / gamma``, so the Newton method is the one for small gamma.
     """
     a, b, C, g, xp = _validate(a, b, C, gamma, reg)
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not math.isfinite(tol) or tol <= 0:
         raise ValueError(f"tol must be a finite real number > 0; got {tol!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    if method == "sinkhorn" and reg != "kl":
+        raise ValueError(f"method='sinkhorn' solves the entropic problem only (reg='kl'); got reg={reg!r}")
+    if max_iter is None:
+        max_iter = 100_000 if method == "sinkhorn" else 500
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
+    if method == "sinkhorn":
+        run = sinkhorn(a, b, C, 1.0 / g, tol=float(tol), max_iter=int(max_iter), domain="auto")
+        return _entropic_result(run.x, run.y, run.plan, a, b, g, run.iterations, float(tol), xp)
     Ct = _transpose(C, xp)
     if reg == "l2":
         alpha, beta, iters = _newton_dual_l2(a, b, Ct, g, float(tol), int(max_iter), xp)
@@ -268,6 +288,23 @@ def solve(a: Array, b: Array, C: Array, gamma: float, reg: str = "l2", *, tol: f
     return SmoothOTResult(plan=plan, alpha=alpha, beta=beta, semi_dual_value=f, dual_value=D,
                           primal_value=primal_value(plan, C, g, reg), marginal_gap=gap, iterations=iters,
                           converged=gap <= tol)
+
+
+def _entropic_result(alpha: Array, beta: Array, plan: Array, a: Array, b: Array, gamma: float, iters: Array,
+                     tol: float, xp: Any) -> SmoothOTResult:
+    """The result fields of the entropic problem from a plan ``T = exp((alpha_i + beta_j - c_ij) / gamma - 1)``
+    already computed, without another exponential: ``log T`` is known, so ``Omega(T) = sum_ij T_ij (alpha_i +
+    beta_j - c_ij - gamma)``, and the column sums give the semi-dual's log-sum-exps,
+    ``gamma logsumexp((alpha - c_j) / gamma) = gamma (log (T^T 1)_j + 1) - beta_j``."""
+    rows, cols = xp.sum(plan, axis=-1), xp.sum(plan, axis=-2)
+    mass = xp.sum(cols, axis=-1)
+    dual = xp.sum(a * alpha, axis=-1) + xp.sum(b * beta, axis=-1) - gamma * mass
+    col_max = gamma * (xp.log(cols) + 1.0 - xp.log(b)) - beta  # max_j(alpha - c_j), per column j
+    semi = xp.sum(a * alpha, axis=-1) - xp.sum(b * col_max, axis=-1)
+    primal = xp.sum(rows * alpha, axis=-1) + xp.sum(cols * beta, axis=-1) - gamma * mass  # <T, C> + Omega(T)
+    gap = xp.sum(xp.abs(rows - a), axis=-1) + xp.sum(xp.abs(cols - b), axis=-1)
+    return SmoothOTResult(plan=plan, alpha=alpha, beta=beta, semi_dual_value=semi, dual_value=dual,
+                          primal_value=primal, marginal_gap=gap, iterations=iters, converged=gap <= tol)
 
 
 def _newton_dual_l2(a: Array, b: Array, Ct: Array, gamma: float, tol: float, max_iter: int,

@@ -7,11 +7,14 @@ References and tolerances:
   within 1e-7 (CLARABEL's exponential cone is the limit: its plans are accurate to a few 1e-6);
 * the potential's gradient and Hessian against central finite differences: 1e-6 relative;
 * a loop over instances against one batched call: identical iteration counts, potentials within 1e-12;
-* array-api-strict against NumPy: 1e-10.
+* array-api-strict against NumPy: 1e-10;
+* the kernel domain (``domain="auto"``) against the log domain: the same iteration counts and plans within 1e-12
+  in l1 (measured 1e-16 per entry), and against POT as above.
 """
 
 from __future__ import annotations
 
+import array_api_compat
 import numpy as np
 import pytest
 
@@ -105,6 +108,73 @@ def test_batched_equals_loop() -> None:
         np.testing.assert_allclose(s1.y[0], sb.y[i], rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize(("n", "eta"), [(12, 30.0), (40, 200.0)])
+def test_kernel_domain_matches_log_domain_and_pot(n: int, eta: float) -> None:
+    r, c, C = _instances(20 + n, 5, n)
+    log = sk.sinkhorn(r, c, C, eta, record=True)
+    ker = sk.sinkhorn(r, c, C, eta, domain="auto", record=True)
+    assert bool(np.all(ker.converged)) and ker.iterations.tolist() == log.iterations.tolist()
+    np.testing.assert_allclose(ker.history, log.history, rtol=1e-9, atol=1e-14)  # round-off: 3e-15 measured
+    np.testing.assert_allclose(ker.x - ker.x[:, :1], log.x - log.x[:, :1], rtol=0, atol=1e-10)
+    for i in range(5):
+        assert np.abs(ker.plan[i] - log.plan[i]).sum() <= 1e-12
+        assert np.abs(ker.plan[i] - sim.pot_plan(r[i], c[i], C[i], eta)).sum() <= 1e-8
+        # the returned plan is P(x, y) of the returned potentials
+        assert np.abs(ker.plan[i] - sk.plan(ker.x[i:i + 1], ker.y[i:i + 1], C[i], eta)[0]).sum() <= 1e-12
+    one = sk.sinkhorn(r[2], c[2], C[2], eta, domain="auto")
+    assert int(one.iterations[0]) == int(ker.iterations[2])
+    np.testing.assert_allclose(one.y[0], ker.y[2], rtol=0, atol=1e-12)
+
+
+def test_kernel_domain_falls_back_to_the_log_domain() -> None:
+    """Outside float64's range the auto domain gives the log domain's answer: at eta (max C - min C) > 500 by
+    the range rule, and within it when a mass of 1e-300 underflows the scalings to zero."""
+    r, c, C = _instances(31, 3, 10)
+    for rr, eta in ((r, 80.0 / float(C.max() - C.min()) * 10), (r, 40.0)):
+        log, auto = sk.sinkhorn(rr, c, C, eta), sk.sinkhorn(rr, c, C, eta, domain="auto")
+        assert auto.iterations.tolist() == log.iterations.tolist()
+        assert bool(np.all(np.isfinite(auto.plan)))
+    tiny = r.copy()
+    tiny[:, 0] = 1e-300
+    tiny /= tiny.sum(1, keepdims=True)
+    eta = 400.0 / float(C.max() - C.min())
+    log, auto = sk.sinkhorn(tiny, c, C, eta), sk.sinkhorn(tiny, c, C, eta, domain="auto")
+    assert bool(np.all(log.converged)) and bool(np.all(np.isfinite(auto.x)))
+    np.testing.assert_allclose(auto.x, log.x, rtol=0, atol=1e-9)
+
+
+def test_row_maxima_option_keeps_every_point_coupled() -> None:
+    """keep_row_maxima=True: the sparsified block holds each row's and column's largest entry on top of the
+    paper's top entries, and SNS reaches the same plan."""
+    r, c, C = _instances(40, 4, 12)
+    xp = array_api_compat.array_namespace(C)
+    x = np.zeros((4, 12))
+    P = sk.plan(x, sk._y_update(x, c, C, 30.0, xp), C, 30.0)
+    paper, extra = sk._sparsify(P, 24, xp), sk._sparsify(P, 24, xp, row_maxima=True)
+    assert bool(np.all((paper > 0) <= (extra > 0)))
+    for axis in (1, 2):
+        assert bool(np.all(np.max(extra, axis=axis) == np.max(P, axis=axis)))
+    assert int((paper > 0).sum(axis=(1, 2)).min()) == 24
+    a, b = sk.sinkhorn_newton_sparse(r, c, C, 30.0), sk.sinkhorn_newton_sparse(r, c, C, 30.0, keep_row_maxima=True)
+    assert bool(np.all(a.converged)) and bool(np.all(b.converged))
+    assert float(np.abs(a.plan - b.plan).sum(axis=(1, 2)).max()) <= 1e-8
+
+
+def test_unconverged_sns_is_vacuous_for_the_plan_claim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An instance where SNS stops at its Newton budget gives plan_error NaN (vacuous) and is flagged."""
+    space = sim.instance_space({"n": 6})
+    inst = space.decode(space.sample(np.random.default_rng(3), 3))
+    full = sim.evaluate_correctness({"n": 6, "eta": 20.0}, inst, np)
+    assert bool(np.all(np.isfinite(full["plan_error"]))) and float(full["newton_budget_exhausted"].max()) == 0.0
+    real = sk.sinkhorn_newton_sparse
+    monkeypatch.setattr(sim.sk, "sinkhorn_newton_sparse",
+                        lambda *a, **k: real(*a, **{**k, "max_newton": min(k.get("max_newton", 1), 1)}))
+    cut = sim.evaluate_correctness({"n": 6, "eta": 20.0}, inst, np)
+    stopped = cut["newton_budget_exhausted"] == 1.0
+    assert bool(np.any(stopped)) and bool(np.all(np.isnan(cut["plan_error"][stopped])))
+    assert bool(np.all(np.isfinite(cut["plan_error"][~stopped])))
+
+
 def test_convergence_order() -> None:
     linear = 1e-2 * 0.5 ** np.arange(12.0)
     quad = np.array([1e-2, 1e-4, 1e-8, 1e-16, np.nan])
@@ -121,6 +191,9 @@ def test_array_api_strict_matches_numpy() -> None:
     s_ref = sk.sinkhorn(r, c, C, 20.0)
     s_got = sk.sinkhorn(xps.asarray(r), xps.asarray(c), xps.asarray(C), 20.0)
     assert np.asarray(s_got.iterations).tolist() == s_ref.iterations.tolist()
+    k_got = sk.sinkhorn(xps.asarray(r), xps.asarray(c), xps.asarray(C), 20.0, domain="auto")
+    assert np.asarray(k_got.iterations).tolist() == s_ref.iterations.tolist()
+    np.testing.assert_allclose(np.asarray(k_got.plan), s_ref.plan, rtol=0, atol=1e-12)
 
 
 def test_bad_input_rejected() -> None:
@@ -143,3 +216,5 @@ def test_bad_input_rejected() -> None:
             sk.sinkhorn_newton_sparse(*args, **kw)
     with pytest.raises(UsageError, match="max_iter"):
         sk.sinkhorn(r1, c1, C1, 1.0, max_iter=0)
+    with pytest.raises(UsageError, match="domain"):
+        sk.sinkhorn(r1, c1, C1, 1.0, domain="kernel")

@@ -58,13 +58,14 @@ def test_l2_full_dual_newton_matches_cvxpy_at_n40(gamma: float) -> None:
         np.testing.assert_allclose(float(r.primal_value[i]), value, rtol=0, atol=1e-8)
 
 
+@pytest.mark.parametrize("method", so.METHODS)
 @pytest.mark.parametrize("m,n", [(4, 3), (5, 4)])
-def test_entropic_sinkhorn_reference_against_cvxpy_and_ours(m: int, n: int) -> None:
+def test_entropic_sinkhorn_reference_against_cvxpy_and_ours(m: int, n: int, method: str) -> None:
     """The duality claims' entropic reference (POT's log-domain Sinkhorn) against cvxpy's exponential cone (where
-    CLARABEL reports 'optimal') and against our solver."""
+    CLARABEL reports 'optimal') and against our solver, by either method."""
     a, b, C = _instances(12, 6, m, n)
     for gamma in (0.05, 0.5):
-        r = so.solve(a, b, C, gamma, "kl")
+        r = so.solve(a, b, C, gamma, "kl", method=method)
         for i in range(6):
             value, plan = entropic_sinkhorn(a[i], b[i], C[i], gamma)
             assert np.abs(plan.sum(1) - a[i]).sum() + np.abs(plan.sum(0) - b[i]).sum() <= SINKHORN_GAP
@@ -140,6 +141,26 @@ def test_l2_converges_near_the_unregularised_limit(gamma: float) -> None:
         assert -1e-9 <= excess <= bound + 1e-9
 
 
+@pytest.mark.parametrize("gamma", [0.05, 0.01])
+def test_entropic_sinkhorn_method_matches_newton(gamma: float) -> None:
+    """method='sinkhorn' and the semi-dual Newton method: the same plans and values, and every result field of
+    the Sinkhorn path (computed from its plan without another exponential) equal to its direct evaluation."""
+    a, b, C = _instances(13, 8, 20, 25)
+    nw = so.solve(a, b, C, gamma, "kl", tol=1e-11)
+    sk = so.solve(a, b, C, gamma, "kl", tol=1e-11, method="sinkhorn")
+    assert bool(np.all(sk.converged)) and bool(np.all(nw.converged))
+    for i in range(8):
+        assert np.abs(sk.plan[i] - nw.plan[i]).sum() <= 1e-9
+    np.testing.assert_allclose(sk.dual_value, nw.dual_value, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(sk.primal_value, so.primal_value(sk.plan, C, gamma, "kl"), rtol=0, atol=1e-13)
+    f, g = so.semi_dual_value_grad(sk.alpha, a, b, C, gamma, "kl")
+    np.testing.assert_allclose(sk.semi_dual_value, f, rtol=0, atol=1e-13)
+    d, ga, gb = so.dual_value_grad(sk.alpha, sk.beta, a, b, C, gamma, "kl")
+    np.testing.assert_allclose(sk.dual_value, d, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(sk.marginal_gap, np.abs(ga).sum(1) + np.abs(gb).sum(1), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(sk.plan, so.dual_plan(sk.alpha, sk.beta, C, gamma, "kl"), rtol=1e-12, atol=1e-300)
+
+
 def test_batched_equals_loop() -> None:
     a, b, C = _instances(6, 6, 5, 4)
     for reg in REGS:
@@ -167,6 +188,9 @@ def test_array_api_strict_matches_numpy(reg: str) -> None:
     np.testing.assert_allclose(np.asarray(out.dual_value), ref.dual_value, rtol=0, atol=1e-12)
     f, g = so.semi_dual_value_grad(xps.asarray(ref.alpha), xps.asarray(a), xps.asarray(b), xps.asarray(C), 0.1, reg)
     np.testing.assert_allclose(np.asarray(f), ref.semi_dual_value, rtol=0, atol=1e-12)
+    if reg == "kl":
+        sk = so.solve(xps.asarray(a), xps.asarray(b), xps.asarray(C), 0.1, reg, method="sinkhorn")
+        np.testing.assert_allclose(np.asarray(sk.dual_value), ref.dual_value, rtol=0, atol=1e-10)
 
 
 def test_bad_input_rejected() -> None:
@@ -192,3 +216,7 @@ def test_bad_input_rejected() -> None:
         so.solve(a1, b1, C1, 0.1, tol=0.0)
     with pytest.raises(ValueError, match="max_iter must be"):
         so.solve(a1, b1, C1, 0.1, max_iter=0)
+    with pytest.raises(ValueError, match="method must be"):
+        so.solve(a1, b1, C1, 0.1, "kl", method="lbfgs")
+    with pytest.raises(ValueError, match="reg='kl'"):
+        so.solve(a1, b1, C1, 0.1, "l2", method="sinkhorn")
