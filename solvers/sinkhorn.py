@@ -314,8 +314,7 @@ def sinkhorn(r: Array, c: Array, C: Array, eta: float, *, tol: float = 1e-10, ma
     max_iter = _count(max_iter, "max_iter", 1)
     if domain not in SINKHORN_DOMAINS:
         raise UsageError(f"domain must be one of {SINKHORN_DOMAINS}, got {domain!r}.")
-    spread = float(xp.max(xp.max(C, axis=(1, 2)) - xp.min(C, axis=(1, 2))))
-    if domain == "auto" and eta * spread <= _KERNEL_RANGE:
+    if domain == "auto" and eta * float(xp.max(xp.max(C, axis=(1, 2)) - xp.min(C, axis=(1, 2)))) <= _KERNEL_RANGE:
         with warnings.catch_warnings():  # a scaling that under- or overflows sends the batch to the log domain
             warnings.simplefilter("ignore", RuntimeWarning)
             x, y, K = _kernel_start(c, C, eta, xp)
