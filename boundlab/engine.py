@@ -107,7 +107,7 @@ def verify(
         namespace(opts.backend)  # fail early, with a clear message, when the backend is unavailable
     if isinstance(selectors, str):
         selectors = [selectors]
-    registry = Registry.load(extra_modules)
+    registry = Registry.load(extra_modules, selectors)
     claims = registry.select(selectors)
     store_path = default_store_path() if opts.store is None else opts.store
     store = Store(None if str(store_path) == ":memory:" else store_path)

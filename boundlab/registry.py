@@ -85,6 +85,27 @@ def theorem_modules() -> list[str]:
     ]
 
 
+_GLOB = set("*?[")
+
+
+def _modules_named_by(selectors: Sequence[str] | None) -> list[str] | None:
+    """The theorem modules named after the papers of glob-free selectors (None: no selectors or a glob, so
+    everything must be loaded). A paper with no theorem module of its name adds none: it may come from an extra
+    module."""
+    if not selectors:
+        return None
+    available = set(theorem_modules())
+    names = []
+    for selector in selectors:
+        base = selector.split("~", 1)[0]
+        if _GLOB & set(base):
+            return None
+        module = "theorems." + base.split("/", 1)[0].replace("-", "_")
+        if module in available:
+            names.append(module)
+    return names
+
+
 @dataclass
 class Registry:
     """Papers and claims by key, and the modules that could not be loaded (module -> one-line error)."""
@@ -95,10 +116,32 @@ class Registry:
     files: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, extra_modules: Iterable[str] = ()) -> Registry:
-        env = [m.strip() for m in os.environ.get("BOUNDLAB_EXTRA_MODULES", "").split(",") if m.strip()]
+    def load(cls, extra_modules: Iterable[str] = (), selectors: Sequence[str] | None = None) -> Registry:
+        """Every theorem module, the extra ones and those of BOUNDLAB_EXTRA_MODULES.
+
+        With ``selectors`` (as for :meth:`select`) that name papers or claims without a glob, only the theorem
+        modules named after those papers (paper key ``a-b`` in ``theorems/a_b.py``) are imported, with the extra
+        ones, so that verifying one paper does not import and check the declarations of every other. When that
+        narrower registry does not match every selector, everything is loaded, so unknown names and broken
+        modules are reported exactly as by a full load.
+        """
+        extras = [*extra_modules, *(m.strip() for m in os.environ.get("BOUNDLAB_EXTRA_MODULES", "").split(",")
+                                    if m.strip())]
+        named = _modules_named_by(selectors)
+        if named is not None:
+            registry = cls._from_modules([*named, *extras])
+            if not registry.broken and registry._matches_every(selectors or ()):
+                return registry
+        return cls._from_modules([*theorem_modules(), *extras])
+
+    def _matches_every(self, selectors: Sequence[str]) -> bool:
+        bases = [s.split("~", 1)[0] for s in selectors]
+        return all(base in self.claims or base in self.papers for base in bases)
+
+    @classmethod
+    def _from_modules(cls, names: Iterable[str]) -> Registry:
         registry = cls()
-        for name in dict.fromkeys([*theorem_modules(), *extra_modules, *env]):
+        for name in dict.fromkeys(names):
             try:
                 registry._add(name)
             except Exception as exc:  # a broken paper must not take the others down

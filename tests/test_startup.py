@@ -48,3 +48,23 @@ def test_closure_walk_imports_nothing() -> None:
     files, imported = json.loads(done.stdout)
     assert "solvers.ot_references" in files  # an import inside a function still keys the closure
     assert imported == []
+
+
+def _theorem_modules_loaded_by(*selectors: str) -> list[str]:
+    probe = ("import sys, json; from boundlab.registry import Registry; "
+             f"r = Registry.load(selectors={list(selectors)!r}); "
+             "print(json.dumps([sorted(m for m in sys.modules if m.startswith('theorems.')), sorted(r.papers)]))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          check=True)
+    return json.loads(done.stdout)
+
+
+def test_selecting_papers_imports_only_their_theorem_modules() -> None:
+    """Verifying one paper imports that paper's module, not the other papers' (nor checks their declarations)."""
+    modules, papers = _theorem_modules_loaded_by("hoag", "trpo/theorem-1-tv-form~*")
+    assert modules == ["theorems.hoag", "theorems.trpo"] and papers == ["hoag", "trpo"]
+    # a glob, or a name no module is named after, loads everything, so matching and its errors stay those of a
+    # full load
+    for selectors in (("ho*",), ("hoag", "no-such-paper"), ("hoag/no-such-claim",)):
+        modules, papers = _theorem_modules_loaded_by(*selectors)
+        assert len(modules) == len(papers) > 2, selectors

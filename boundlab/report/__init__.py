@@ -48,7 +48,7 @@ def write_reports(
     options = {"fidelity": "standard", "seed": 0, "backend": "numpy", "executor": "serial", **options}
     check_output_folder(output)  # before the verification, not after it
     results = verify(selectors, mutants=True, extra_modules=extra_modules, **options)
-    registry = Registry.load(extra_modules)
+    registry = Registry.load(extra_modules, selectors)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     by_paper: dict[str, list[Result]] = {}
