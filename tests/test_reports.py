@@ -13,7 +13,7 @@ from tests.conftest import SYNTHETIC
 
 def test_reports_for_the_synthetic_paper(tmp_path: Path) -> None:
     paths = write_reports(["synthetic-calibration"], tmp_path / "out", calibration_seeds=1,
-                          extra_modules=[SYNTHETIC], store=tmp_path / "r.db", progress=False)
+                          extra_modules=[SYNTHETIC], store=tmp_path / "r.db", progress=False, fidelity="quick")
     names = sorted(p.name for p in paths)
     assert names == ["index.pdf", "synthetic-calibration.pdf"]
     paper = PdfReader(paths[0])

@@ -49,3 +49,17 @@ def test_a_large_gaussian_sample_passes_the_guard_and_is_a_t_test() -> None:
     t = stats.ttest_1samp(x, mu, alternative="less")
     # Hall's correction with |skew| ~ 0.05 at n = 2000 moves a p-value near 0.02 by about 1%
     assert test.p_below(mu) == pytest.approx(t.pvalue, rel=0.03)
+
+
+def test_clopper_pearson_matches_scipy_binomtest() -> None:
+    """The beta-quantile bounds are scipy's exact (root-found) interval, at the ends (k = 0, k = n) and between."""
+    from scipy.stats import binomtest
+
+    from boundlab.kinds.high_probability import clopper_pearson
+
+    for n in (1, 7, 200, 2000):
+        for k in sorted({0, 1, n // 3, n - 1, n}):
+            for level in (0.025, 0.05, 0.2):
+                ci = binomtest(k, n).proportion_ci(confidence_level=1.0 - 2.0 * level, method="exact")
+                low, high = clopper_pearson(k, n, level)
+                assert abs(low - ci.low) <= 1e-10 and abs(high - ci.high) <= 1e-10, (k, n, level)

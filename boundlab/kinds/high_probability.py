@@ -43,11 +43,16 @@ class ExceedanceEvidence:
 
 
 def clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
-    """One-sided Clopper-Pearson bounds, each with error ``level``: (lower, upper) for a binomial proportion."""
-    from scipy.stats import binomtest
+    """One-sided Clopper-Pearson bounds, each with error ``level``: (lower, upper) for a binomial proportion.
 
-    ci = binomtest(k, n).proportion_ci(confidence_level=1.0 - 2.0 * level, method="exact")
-    return float(ci.low), float(ci.high)
+    The beta-quantile form (lower = Beta(k, n - k + 1) quantile ``level``, upper = Beta(k + 1, n - k) quantile
+    ``1 - level``), the same interval as ``scipy.stats.binomtest(k, n).proportion_ci(method="exact")``, which
+    finds it by root finding instead (tests/test_stats.py compares the two)."""
+    from scipy.special import betaincinv
+
+    lower = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, level))
+    upper = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1.0 - level))
+    return lower, upper
 
 
 def exceedance_p_value(k: int, n: int, delta: float) -> float:
