@@ -149,6 +149,24 @@ def _numbers(expr: sp.Expr, points: Sequence[Mapping[str, Any]]) -> np.ndarray |
         return None
 
 
+def _varies_with_measured(expr: sp.Expr, point: Mapping[str, Any]) -> bool:
+    """True when ``expr`` takes different values at two random draws of its measured symbols (those that are not
+    parameters of ``point``): it depends on them, and no simplification will remove them. False when it does not
+    vary, or when it cannot be evaluated, so that simplifying stays the way to decide."""
+    params = {sym: point[sym.name] for sym in expr.free_symbols if sym.name in point}
+    measured = sorted((sym for sym in expr.free_symbols if sym.name not in point), key=lambda sym: sym.name)
+    if not measured:
+        return False
+    draws = np.random.default_rng(0).uniform(0.5, 2.0, size=(2, len(measured)))
+    try:
+        values = [complex(sp.N(expr.subs({**params, **dict(zip(measured, draw, strict=True))}))) for draw in draws]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return False
+    if not all(np.isfinite(v) for v in values):
+        return False
+    return abs(values[0] - values[1]) > 1e-9 * (1.0 + abs(values[0]))
+
+
 @dataclass(eq=False, kw_only=True)
 class HighProbabilityClaim(Claim):
     """P[Q > B] <= delta (or P[Q < B] <= delta) at each sweep point; see the module docstring.
@@ -214,7 +232,7 @@ class HighProbabilityClaim(Claim):
         # simplified only when needed: a measured quantity may cancel from the difference of the two bounds
         rhs_gap = _plain(claim.event.relation.rhs - mutant.event.relation.rhs)
         bound_gap = _numbers(rhs_gap, points)
-        if bound_gap is None:
+        if bound_gap is None and not _varies_with_measured(rhs_gap, points[0]):
             bound_gap = _numbers(sp.simplify(rhs_gap), points)
         if level_gap is None or bound_gap is None:
             return "unknown"
