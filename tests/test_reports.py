@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 
 import boundlab
@@ -11,9 +12,15 @@ from boundlab.report import write_reports
 from tests.conftest import SYNTHETIC
 
 
-def test_reports_for_the_synthetic_paper(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def report_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One store for this module's reports: the second test reads what the first computed (units, calibration)."""
+    return tmp_path_factory.mktemp("reports") / "r.db"
+
+
+def test_reports_for_the_synthetic_paper(tmp_path: Path, report_store: Path) -> None:
     paths = write_reports(["synthetic-calibration"], tmp_path / "out", calibration_seeds=1,
-                          extra_modules=[SYNTHETIC], store=tmp_path / "r.db", progress=False, fidelity="quick")
+                          extra_modules=[SYNTHETIC], store=report_store, progress=False, fidelity="quick")
     names = sorted(p.name for p in paths)
     assert names == ["index.pdf", "synthetic-calibration.pdf"]
     paper = PdfReader(paths[0])
@@ -28,12 +35,13 @@ def test_reports_for_the_synthetic_paper(tmp_path: Path) -> None:
     assert "Calibration" in index and "False-violation" in index
 
 
-def test_second_report_run_reuses_the_store(tmp_path: Path) -> None:
-    """A second run with nothing changed reads every unit and the calibration table from the store."""
+def test_second_report_run_reuses_the_store(tmp_path: Path, report_store: Path) -> None:
+    """A second run with nothing changed reads every unit and the calibration table from the store (the module's
+    store: after the first test, this test's first run already reads it; run alone, it computes them)."""
     from boundlab.calibration_cache import cached_calibration, calibration_key
     from boundlab.store import Store
 
-    store = tmp_path / "r.db"
+    store = report_store
     kwargs = {"calibration_seeds": 1, "extra_modules": [SYNTHETIC], "store": store, "progress": False,
               "fidelity": "quick"}
     write_reports(["synthetic-calibration/mean-at-most-one"], tmp_path / "a", **kwargs)
